@@ -1,0 +1,2 @@
+/** Node-only entry of @pairkit/core: back-ends that need node:crypto. */
+export { nodeCrypto, nodeGroup } from "./node-crypto.ts";
