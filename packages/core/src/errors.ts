@@ -76,3 +76,23 @@ export function expectError<T extends PairkitError>(
   if (error instanceof kind) return error;
   throw error;
 }
+
+/** A wait exceeded its deadline (a seed 001 §2 timeout, a radio scan, an HTTP call). */
+export class TimeoutError extends PairkitError {
+  constructor(what: string, ms: number) {
+    super("TIMEOUT", `${what}: no answer within ${ms} ms`);
+  }
+}
+
+/** The transport failed: disconnected, not connected, adapter error. */
+export class TransportError extends PairkitError {}
+
+/** A peer broke the protocol (unexpected message, bad field); `phase` names where (seed 001 §3 ErrorFrame). */
+export class ProtocolError extends PairkitError {
+  readonly phase: string;
+
+  constructor(code: string, phase: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.phase = phase;
+  }
+}

@@ -8,3 +8,5 @@ export * from "./crypto/password.ts";
 export * from "./crypto/session-keys.ts";
 export * from "./crypto/spake2plus.ts";
 export * from "./errors.ts";
+export * from "./ports/clock.ts";
+export * from "./ports/link.ts";
