@@ -10,3 +10,4 @@ export * from "./crypto/spake2plus.ts";
 export * from "./errors.ts";
 export * from "./ports/clock.ts";
 export * from "./ports/link.ts";
+export * from "./ports/memory-link.ts";
