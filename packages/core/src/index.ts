@@ -1,4 +1,5 @@
 export * from "./bytes.ts";
+export * from "./card/index.ts";
 export * from "./crypto/crypto.ts";
 export * from "./crypto/ecdsa-der.ts";
 export * from "./crypto/noble-crypto.ts";
@@ -8,6 +9,7 @@ export * from "./crypto/password.ts";
 export * from "./crypto/session-keys.ts";
 export * from "./crypto/spake2plus.ts";
 export * from "./errors.ts";
+export * from "./owner/index.ts";
 export * from "./ports/clock.ts";
 export * from "./ports/link.ts";
 export * from "./ports/memory-link.ts";

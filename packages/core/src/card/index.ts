@@ -1,0 +1,2 @@
+// Active Card pairing, phone side (seed 002). Filled by the Active Card issue.
+export {};

@@ -1,0 +1,2 @@
+// The pairing backend. Filled by the server issue.
+export {};

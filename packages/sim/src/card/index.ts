@@ -1,0 +1,2 @@
+// Active Card firmware simulator. Filled by the Active Card issue.
+export {};

@@ -1,0 +1,2 @@
+export * from "./card/index.ts";
+export * from "./vehicle/index.ts";

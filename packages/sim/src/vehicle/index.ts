@@ -1,0 +1,2 @@
+// Vehicle simulator. Filled by the owner pairing issue.
+export {};

@@ -1,0 +1,2 @@
+// The browser console. Filled by the web console issue.
+export {};
