@@ -107,6 +107,8 @@ const MIGRATIONS: Record<string, readonly string[]> = {
       prev_hash text not null,
       hash text not null
     )`,
+    // Vehicle events are applied once across replicas by looking up their eventId here.
+    `create index audit_log_event_id on audit_log ((detail ->> 'eventId')) where detail ? 'eventId'`,
     `create table audit_head (
       id integer primary key check (id = 1),
       seq integer not null,

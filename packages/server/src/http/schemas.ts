@@ -1,0 +1,109 @@
+import { type Static, Type } from "@sinclair/typebox";
+
+/**
+ * Request and reply schemas of the HTTP API. Field names follow seed 001 §4 exactly so that the
+ * SDK's PairingApi adapter is a thin fetch wrapper; additions are marked.
+ */
+
+export const ErrorReply = Type.Object(
+  {
+    code: Type.String({ description: "Stable machine-readable code (docs/api.md lists them)" }),
+    message: Type.String(),
+    remainingAttempts: Type.Optional(Type.Integer({ minimum: 0 })),
+    retryAfter: Type.Optional(Type.Integer({ minimum: 0, description: "Seconds; also sent as Retry-After" })),
+  },
+  { $id: "ErrorReply", title: "Error (seed 001 §4)" },
+);
+export type ErrorReply = Static<typeof ErrorReply>;
+
+export const errorReplies = {
+  "4xx": Type.Ref("ErrorReply"),
+  "5xx": Type.Ref("ErrorReply"),
+} as const;
+
+export const VehicleId = Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" });
+export const Uuid = Type.String({ format: "uuid" });
+export const Base64 = (minBytes: number, maxBytes: number) =>
+  Type.String({
+    pattern: "^[A-Za-z0-9+/]*={0,2}$",
+    minLength: 4 * Math.ceil(minBytes / 3),
+    maxLength: 4 * Math.ceil(maxBytes / 3),
+    contentEncoding: "base64",
+  });
+export const Hex = (bytes: number) => Type.String({ pattern: `^[0-9a-fA-F]{${2 * bytes}}$` });
+export const Jwt = Type.String({
+  minLength: 16,
+  maxLength: 8192,
+  pattern: "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$",
+});
+
+export const ScryptParamsSchema = Type.Object(
+  { N: Type.Integer({ minimum: 2 }), r: Type.Integer({ minimum: 1 }), p: Type.Integer({ minimum: 1 }) },
+  { additionalProperties: false },
+);
+
+export const DeviceInfo = Type.Object(
+  {
+    platform: Type.Union([
+      Type.Literal("android"),
+      Type.Literal("ios"),
+      Type.Literal("web"),
+      Type.Literal("node"),
+    ]),
+    model: Type.String({ minLength: 1, maxLength: 100 }),
+    appVersion: Type.String({ minLength: 1, maxLength: 50 }),
+  },
+  { additionalProperties: false },
+);
+
+export const PasswordRequestBody = Type.Object(
+  {
+    vehicleId: VehicleId,
+    userToken: Type.Optional({
+      ...Jwt,
+      description: "Seed 001 §4; the Authorization header may carry it instead",
+    }),
+    deviceInfo: DeviceInfo,
+    replaceExisting: Type.Optional(
+      Type.Boolean({
+        description:
+          "Addition: replace the active owner device; its key is revoked when this pairing completes",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type PasswordRequestBody = Static<typeof PasswordRequestBody>;
+
+export const PasswordReply = Type.Object({
+  sessionId: Uuid,
+  pairingPassword: Type.String({ pattern: "^[0-9]{8}$" }),
+  expiresAt: Type.String({ format: "date-time" }),
+  maxAttempts: Type.Integer({ minimum: 1 }),
+  scrypt: ScryptParamsSchema,
+  deepLink: Type.String({
+    description: "Addition (DESIGN.md): hands the password to the native pairing screen",
+  }),
+});
+export type PasswordReply = Static<typeof PasswordReply>;
+
+export const DevTokenBody = Type.Object(
+  {
+    userId: Type.String({ minLength: 1, maxLength: 64 }),
+    ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
+  },
+  { additionalProperties: false },
+);
+export const DevTokenReply = Type.Object({ token: Type.String(), expiresIn: Type.Integer() });
+
+export const VehicleCredentialBody = Type.Object(
+  { identityPublicKey: Type.Optional(Base64(65, 65)) },
+  { additionalProperties: false },
+);
+export const VehicleCredentialReply = Type.Object({
+  vehicleId: VehicleId,
+  mqttUrl: Type.String(),
+  username: Type.String(),
+  clientId: Type.String(),
+  password: Type.String(),
+});
