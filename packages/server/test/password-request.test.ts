@@ -21,7 +21,7 @@ for (const backend of backends) {
       beforeAll(async () => {
         app = await startTestServer(
           backend.fresh(),
-          { LOG_LEVEL: "trace", PASSWORD_REQUESTS_PER_HOUR: "3", VEHICLE_ACK_TIMEOUT_MS: "300" },
+          { LOG_LEVEL: "trace", PASSWORD_REQUESTS_PER_HOUR: "3", VEHICLE_ACK_TIMEOUT_MS: "1500" },
           { logStream: { write: (line: string) => void logLines.push(line) } },
         );
       });

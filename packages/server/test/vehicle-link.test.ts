@@ -44,10 +44,12 @@ const setups: { name: string; skip: string | undefined; start: () => Promise<Bro
   },
 ];
 
+let nextSeq = 1;
 function provisionMessage(): ProvisionMessage {
   return {
     deliveryId: randomUUID(),
     sessionId: randomUUID(),
+    seq: nextSeq++,
     salt: Buffer.alloc(16, 1).toString("base64"),
     scrypt: { N: 32768, r: 8, p: 1 },
     w0: Buffer.alloc(32, 2).toString("base64"),
@@ -143,6 +145,27 @@ for (const setup of setups) {
         try {
           const ack = await server.provision("VH-A", provisionMessage(), 10_000);
           expect(ack).toMatchObject({ status: "rejected", reason: "ERROR" });
+        } finally {
+          await vehicle.close();
+        }
+      });
+
+      it("refuses a verifier older than the one the vehicle holds", async () => {
+        const received: ProvisionMessage[] = [];
+        const vehicle = await VehicleLinkClient.connect(
+          { url: broker.url, vehicleId: "VH-A", password: VEHICLES["VH-A"]! },
+          { onProvision: (m) => void received.push(m), onRevoke: () => {} },
+        );
+        try {
+          const older = provisionMessage();
+          const newer = provisionMessage();
+          expect((await server.provision("VH-A", newer, 10_000)).status).toBe("ok");
+          expect(await server.provision("VH-A", older, 10_000)).toMatchObject({
+            status: "rejected",
+            reason: "STALE_VERIFIER",
+          });
+          expect(received).toEqual([newer]);
+          expect(vehicle.verifierSeq).toBe(newer.seq);
         } finally {
           await vehicle.close();
         }

@@ -23,6 +23,7 @@ const MIGRATIONS: Record<string, readonly string[]> = {
       identity_public_key bytea not null check (length(identity_public_key) = 65),
       policy_flags integer not null check (policy_flags between 0 and 255),
       mqtt_secret_hash text,
+      verifier_seq integer not null default 0,
       created_at timestamptz not null
     )`,
     `create table ownerships (

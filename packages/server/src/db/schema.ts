@@ -24,6 +24,8 @@ export interface VehiclesTable {
   policyFlags: number;
   /** Slow hash of the vehicle's MQTT password (see auth/secret-hash.ts); null: no credential yet. */
   mqttSecretHash: string | null;
+  /** Sequence of the last verifier provisioned; the vehicle refuses a lower one (reordered delivery). */
+  verifierSeq: Generated<number>;
   createdAt: Timestamp;
 }
 

@@ -103,10 +103,19 @@ export async function requestPairingPassword(
   const deliveryId = randomUUID();
   const maxAttempts = config.pairing.maxAttempts;
 
+  let seq: number;
   try {
-    await db.transaction().execute(async (tx) => {
-      // The vehicle holds one verifier at a time: a new request replaces a live session. Two
-      // concurrent requests both get here; the unique index lets only one insert commit.
+    seq = await db.transaction().execute(async (tx) => {
+      // Locks the vehicle row until commit: requests for one vehicle take turns here, and their
+      // sequence numbers follow commit order, so the vehicle can drop a verifier that arrives late.
+      const { verifierSeq } = await tx
+        .updateTable("vehicles")
+        .set((eb) => ({ verifierSeq: eb("verifierSeq", "+", 1) }))
+        .where("id", "=", vehicleId)
+        .returning("verifierSeq")
+        .executeTakeFirstOrThrow();
+      // The vehicle holds one verifier at a time: a new request replaces a live session. The unique
+      // index is the last line of defence should two inserts still meet.
       const superseded = await tx
         .updateTable("pairingSessions")
         .set({ status: "superseded" })
@@ -161,6 +170,7 @@ export async function requestPairingPassword(
         },
         now,
       );
+      return verifierSeq;
     });
   } catch (error) {
     if (isUniqueViolation(error, "pairing_sessions_one_live_per_vehicle")) {
@@ -179,6 +189,7 @@ export async function requestPairingPassword(
       {
         deliveryId,
         sessionId,
+        seq,
         salt: Buffer.from(salt).toString("base64"),
         scrypt: { ...scrypt },
         w0: Buffer.from(encodeScalar(verifier.w0)).toString("base64"),

@@ -52,6 +52,8 @@ export const ProvisionMessage = Type.Object(
   {
     deliveryId: Uuid,
     sessionId: Uuid,
+    /** Increases with every verifier for this vehicle; a vehicle refuses one not above the last it stored. */
+    seq: Type.Integer({ minimum: 1 }),
     salt: Base64(16),
     scrypt: Type.Object(
       { N: Type.Integer({ minimum: 2 }), r: Type.Integer({ minimum: 1 }), p: Type.Integer({ minimum: 1 }) },

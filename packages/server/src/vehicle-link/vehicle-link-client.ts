@@ -19,6 +19,8 @@ export interface VehicleLinkClientOptions {
   readonly vehicleId: string;
   /** The vehicle's MQTT password (issued at registration). */
   readonly password: string;
+  /** The last verifier sequence the vehicle stored before a restart (0 when none). */
+  readonly verifierSeq?: number;
 }
 
 export interface VehicleLinkHandlers {
@@ -26,6 +28,13 @@ export interface VehicleLinkHandlers {
   readonly onProvision: (message: ProvisionMessage) => void | Promise<void>;
   /** Forget the endpoint; throw to reject the delivery. */
   readonly onRevoke: (message: RevokeMessage) => void | Promise<void>;
+}
+
+/** A provision older than the verifier the vehicle already holds (delivered out of order). */
+export class StaleVerifierError extends PairkitError {
+  constructor() {
+    super("STALE_VERIFIER", "a newer verifier is already stored");
+  }
 }
 
 /** Events without their `eventId`, which the client assigns. */
@@ -43,10 +52,17 @@ export type VehicleEvent = EventMessage extends infer E
 export class VehicleLinkClient {
   readonly #client: MqttClient;
   readonly #vehicleId: string;
+  /**
+   * Highest verifier sequence stored. Deliveries from several server replicas can arrive out of
+   * order; an older verifier must never replace a newer one. Firmware should persist this value.
+   */
+  #verifierSeq: number;
+  #inbox: Promise<void> = Promise.resolve();
 
-  private constructor(client: MqttClient, vehicleId: string) {
+  private constructor(client: MqttClient, vehicleId: string, verifierSeq: number) {
     this.#client = client;
     this.#vehicleId = vehicleId;
+    this.#verifierSeq = verifierSeq;
   }
 
   static async connect(
@@ -86,11 +102,14 @@ export class VehicleLinkClient {
         ? cause
         : new TransportError("MQTT_CONNECT_FAILED", "cannot connect to the MQTT broker", { cause });
     }
-    const link = new VehicleLinkClient(client, vehicleId);
+    const link = new VehicleLinkClient(client, vehicleId, options.verifierSeq ?? 0);
     client.on("message", (topic, payload) => {
-      link.#onMessage(topic, payload, handlers).catch(() => {
-        // Only a failed ack publish lands here; the server then times out and reports VEHICLE_OFFLINE.
-      });
+      // One delivery at a time, in arrival order, so the sequence check cannot interleave.
+      link.#inbox = link.#inbox
+        .then(() => link.#onMessage(topic, payload, handlers))
+        .catch(() => {
+          // Only a failed ack publish lands here; the server then times out and reports VEHICLE_OFFLINE.
+        });
     });
     return link;
   }
@@ -100,6 +119,11 @@ export class VehicleLinkClient {
     await this.#client.publishAsync(topics.event(this.#vehicleId), encodeMessage(EventMessage, message), {
       qos: 1,
     });
+  }
+
+  /** Highest verifier sequence stored so far; persist it across restarts. */
+  get verifierSeq(): number {
+    return this.#verifierSeq;
   }
 
   get connected(): boolean {
@@ -126,7 +150,11 @@ export class VehicleLinkClient {
       if (topic === topics.provision(this.#vehicleId)) {
         const message = decodeMessage(ProvisionMessage, payload);
         deliveryId = message.deliveryId;
-        work = () => handlers.onProvision(message);
+        work = async () => {
+          if (message.seq <= this.#verifierSeq) throw new StaleVerifierError();
+          await handlers.onProvision(message);
+          this.#verifierSeq = message.seq;
+        };
       } else if (topic === topics.revoke(this.#vehicleId)) {
         const message = decodeMessage(RevokeMessage, payload);
         deliveryId = message.deliveryId;
