@@ -11,10 +11,13 @@ import { type Db, openDatabase } from "./db/database.ts";
 import { seedDemoData } from "./db/demo-data.ts";
 import { installErrorHandlers } from "./http/error-handler.ts";
 import { ErrorReply } from "./http/schemas.ts";
+import { KeyTrackingSigner } from "./kts/attestation.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { DerivationQueue } from "./pairing/derivation-queue.ts";
 import { handleVehicleEvent } from "./pairing/vehicle-events.ts";
 import { devRoutes } from "./routes/dev.ts";
+import { keysRoutes } from "./routes/keys.ts";
+import { ktsRoutes } from "./routes/kts.ts";
 import { pairingRoutes } from "./routes/pairing.ts";
 import type { Services } from "./services.ts";
 import {
@@ -158,6 +161,8 @@ export async function buildServer(
       mqttUrl,
       derivation,
       metrics,
+      // Development without KTS_PRIVATE_KEY: a per-process key (attestations do not survive a restart).
+      kts: new KeyTrackingSigner(crypto, config.ktsPrivateKey ?? crypto.generateKeyPair().privateKey),
     };
 
     const app = Fastify({
@@ -194,6 +199,8 @@ export async function buildServer(
     app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
     await app.register(async (scope) => pairingRoutes(scope, services));
+    await app.register(async (scope) => ktsRoutes(scope, services));
+    await app.register(async (scope) => keysRoutes(scope, services));
     if (config.mode === "development") await app.register(async (scope) => devRoutes(scope, services));
     return app;
   } catch (error) {

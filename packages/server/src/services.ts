@@ -4,6 +4,7 @@ import type { Authenticator } from "./auth/authenticator.ts";
 import type { DevIssuer } from "./auth/dev-issuer.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Db } from "./db/database.ts";
+import type { KeyTrackingSigner } from "./kts/attestation.ts";
 import type { Metrics } from "./metrics/metrics.ts";
 import type { DerivationQueue } from "./pairing/derivation-queue.ts";
 import type { ServerVehicleLink } from "./vehicle-link/server-link.ts";
@@ -23,4 +24,5 @@ export interface Services {
   readonly mqttUrl: string;
   readonly derivation: DerivationQueue;
   readonly metrics: Metrics;
+  readonly kts: KeyTrackingSigner;
 }

@@ -90,6 +90,8 @@ export interface PairingTransactionsTable {
   policyFlags: number;
   deviceNonce: Uint8Array;
   pointX: Uint8Array;
+  /** The reply's `vehicleNonce` (docs/api.md): a fresh backend nonce naming this transaction. */
+  serverNonce: Uint8Array;
   configDigest: string | null;
   endpointHash: string | null;
   createdAt: Timestamp;
@@ -105,6 +107,8 @@ export interface DigitalKeysTable {
   state: KeyState;
   /** endpointIdHash reported by the device (hex). */
   keyMaterialHash: string;
+  /** Registered with the KTS; SEC1 uncompressed. */
+  endpointPublicKey: Uint8Array | null;
   transactionId: string;
   attested: Generated<boolean>;
   createdAt: Timestamp;

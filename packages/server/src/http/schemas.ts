@@ -107,3 +107,93 @@ export const VehicleCredentialReply = Type.Object({
   clientId: Type.String(),
   password: Type.String(),
 });
+
+export const SessionStartBody = Type.Object(
+  {
+    sessionId: Uuid,
+    devicePublicInfo: Type.Object(
+      { deviceNonce: Base64(16, 16), pointX: Base64(65, 65) },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SessionStartBody = Static<typeof SessionStartBody>;
+
+export const SessionStartReply = Type.Object({
+  transactionId: Uuid,
+  vehiclePublicKey: Type.String({
+    description: "The vehicle's identity public key, SEC1 uncompressed, base64",
+  }),
+  policyFlags: Type.Integer({ minimum: 0, maximum: 255 }),
+  vehicleNonce: Type.String({
+    description: "16-byte backend nonce naming this transaction (docs/api.md), base64",
+  }),
+  remainingAttempts: Type.Integer({ minimum: 0, description: "Addition: attempts left after this one" }),
+});
+export type SessionStartReply = Static<typeof SessionStartReply>;
+
+export const ConfigConfirmBody = Type.Object(
+  {
+    transactionId: Uuid,
+    configDigest: Hex(32),
+    endpointIdHash: Hex(16),
+    seStatus: Type.Integer({ minimum: 0, maximum: 255 }),
+  },
+  { additionalProperties: false },
+);
+export type ConfigConfirmBody = Static<typeof ConfigConfirmBody>;
+
+export const ConfigConfirmReply = Type.Object({
+  ack: Type.Literal(true),
+  ktsEndpointUrl: Type.Optional(Type.String({ description: "Absent when seStatus reported a failure" })),
+  keyId: Type.Optional(Uuid),
+});
+export type ConfigConfirmReply = Static<typeof ConfigConfirmReply>;
+
+export const KtsResponseBody = Type.Object(
+  {
+    transactionId: Uuid,
+    keyAttestation: Type.Object(
+      { signature: Base64(8, 72), issuedAt: Type.String({ format: "date-time" }) },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type KtsResponseBody = Static<typeof KtsResponseBody>;
+
+export const AckReply = Type.Object({ ack: Type.Literal(true) });
+
+export const KtsRegisterBody = Type.Object(
+  { transactionId: Uuid, endpointPublicKey: Base64(65, 65) },
+  { additionalProperties: false },
+);
+export type KtsRegisterBody = Static<typeof KtsRegisterBody>;
+
+export const KeyAttestationReply = Type.Object({
+  keyId: Uuid,
+  vehicleId: VehicleId,
+  endpointPublicKeyHash: Type.String({ description: "SHA-256 of the endpoint public key, hex" }),
+  issuedAt: Type.String({ format: "date-time" }),
+  signature: Type.String({ description: "ECDSA P-256 DER over the attestation bytes (docs/api.md), base64" }),
+});
+export type KeyAttestationReply = Static<typeof KeyAttestationReply>;
+
+export const KtsPublicKeyReply = Type.Object({
+  algorithm: Type.Literal("ECDSA-P256-SHA256"),
+  publicKey: Type.String({ description: "SEC1 uncompressed, base64" }),
+});
+
+export const KeySummary = Type.Object({
+  keyId: Uuid,
+  vehicleId: VehicleId,
+  role: Type.Literal("owner"),
+  state: Type.Union([Type.Literal("active"), Type.Literal("revoking"), Type.Literal("revoked")]),
+  attested: Type.Boolean(),
+  createdAt: Type.String({ format: "date-time" }),
+  revokedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+});
+export const KeysReply = Type.Object({ keys: Type.Array(KeySummary) });
+export const KeyIdParams = Type.Object({ keyId: Uuid });
+export const RevokeReply = Type.Object({ keyId: Uuid, state: Type.Literal("revoking") });
