@@ -16,6 +16,7 @@ import { Metrics } from "./metrics/metrics.ts";
 import { DerivationQueue } from "./pairing/derivation-queue.ts";
 import { handleVehicleEvent } from "./pairing/vehicle-events.ts";
 import { devRoutes } from "./routes/dev.ts";
+import { healthRoutes } from "./routes/health.ts";
 import { keysRoutes } from "./routes/keys.ts";
 import { ktsRoutes } from "./routes/kts.ts";
 import { pairingRoutes } from "./routes/pairing.ts";
@@ -198,6 +199,7 @@ export async function buildServer(
     await app.register(swaggerUi, { routePrefix: "/docs" });
     app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
+    await app.register(async (scope) => healthRoutes(scope, services));
     await app.register(async (scope) => pairingRoutes(scope, services));
     await app.register(async (scope) => ktsRoutes(scope, services));
     await app.register(async (scope) => keysRoutes(scope, services));

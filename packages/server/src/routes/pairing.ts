@@ -44,6 +44,9 @@ export async function pairingRoutes(app: FastifyInstance, services: Services): P
         replaceExisting: request.body.replaceExisting ?? false,
         channel: "app",
         actor: `user:${principal.userId}`,
+      }).catch((error: unknown) => {
+        if (error instanceof ApiError) services.metrics.passwordRequests.inc({ outcome: error.code });
+        throw error;
       });
       services.metrics.passwordRequests.inc({ outcome: "issued" });
       return {
