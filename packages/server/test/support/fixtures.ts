@@ -7,11 +7,11 @@ let counter = 0;
 export async function addOwnedVehicle(
   db: Db,
   crypto: Crypto,
-  options: { subscribed?: boolean; pinHash?: string | null } = {},
+  options: { subscribed?: boolean; pinHash?: string | null; vehicleId?: string } = {},
 ): Promise<{ userId: string; vehicleId: string; vin: string }> {
   const n = `${process.pid}-${++counter}`;
   const userId = `user-${n}`;
-  const vehicleId = `VH-${n}`;
+  const vehicleId = options.vehicleId ?? `VH-${n}`;
   const vin = `VIN${n}`.padEnd(17, "0").slice(0, 17);
   const now = new Date();
   await db
