@@ -12,6 +12,7 @@ import { seedDemoData } from "./db/demo-data.ts";
 import { installErrorHandlers } from "./http/error-handler.ts";
 import { ErrorReply } from "./http/schemas.ts";
 import { KeyTrackingSigner } from "./kts/attestation.ts";
+import { Mailer } from "./mail/mailer.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { DerivationQueue } from "./pairing/derivation-queue.ts";
 import { handleVehicleEvent } from "./pairing/vehicle-events.ts";
@@ -20,6 +21,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { keysRoutes } from "./routes/keys.ts";
 import { ktsRoutes } from "./routes/kts.ts";
 import { pairingRoutes } from "./routes/pairing.ts";
+import { portalRoutes } from "./routes/portal.ts";
 import type { Services } from "./services.ts";
 import {
   type EmbeddedBroker,
@@ -58,6 +60,7 @@ export const REDACTED_PATHS = [
   "*.w0",
   "*.L",
   "*.privateKey",
+  "*.raw",
   "*.identityPrivateKey",
 ];
 
@@ -148,6 +151,9 @@ export async function buildServer(
     }
     cleanups.push(() => link.close());
 
+    const mailer = await Mailer.create(db, config.mail);
+    cleanups.push(() => mailer.close());
+
     const derivation = new DerivationQueue(config.derivation.concurrency, config.derivation.maxQueue);
     const metrics = new Metrics(derivation);
     services = {
@@ -164,6 +170,7 @@ export async function buildServer(
       metrics,
       // Development without KTS_PRIVATE_KEY: a per-process key (attestations do not survive a restart).
       kts: new KeyTrackingSigner(crypto, config.ktsPrivateKey ?? crypto.generateKeyPair().privateKey),
+      mailer,
     };
 
     const app = Fastify({
@@ -203,6 +210,7 @@ export async function buildServer(
     await app.register(async (scope) => pairingRoutes(scope, services));
     await app.register(async (scope) => ktsRoutes(scope, services));
     await app.register(async (scope) => keysRoutes(scope, services));
+    await app.register(async (scope) => portalRoutes(scope, services));
     if (config.mode === "development") await app.register(async (scope) => devRoutes(scope, services));
     return app;
   } catch (error) {

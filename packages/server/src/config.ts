@@ -45,6 +45,21 @@ export interface DerivationConfig {
   readonly maxQueue: number;
 }
 
+export type MailConfig =
+  /** Development: an in-process SMTP sink that keeps messages in memory (`GET /dev/mailbox`). */
+  | { readonly kind: "sink"; readonly host: string; readonly port: number; readonly from: string }
+  | { readonly kind: "smtp"; readonly url: string; readonly from: string };
+
+export interface PortalConfig {
+  /** Lifetime of an e-mailed one-time link (DESIGN.md: one-time secrets expire within 10 minutes). */
+  readonly linkTtlSeconds: number;
+  /** Wrong PINs in a row before the PIN is locked. */
+  readonly pinMaxFailures: number;
+  readonly pinLockoutSeconds: number;
+  /** Portal requests per VIN per hour, whatever the outcome (bounds guessing of VIN/e-mail pairs). */
+  readonly requestsPerVinPerHour: number;
+}
+
 export interface ServerConfig {
   readonly mode: ServerMode;
   readonly host: string;
@@ -58,6 +73,8 @@ export interface ServerConfig {
   readonly jwt: JwtConfig;
   readonly pairing: PairingConfig;
   readonly derivation: DerivationConfig;
+  readonly mail: MailConfig;
+  readonly portal: PortalConfig;
   /** KTS signing key (32-byte P-256 scalar); generated per process in development when unset. */
   readonly ktsPrivateKey: Uint8Array | undefined;
   /** Seed demo users, owners, vehicles and subscriptions at startup (development only). */
@@ -132,6 +149,13 @@ export function loadConfig(env: Env): ServerConfig {
     ktsPrivateKey = fromHex(ktsKeyHex);
   }
 
+  const from = env.MAIL_FROM ?? "pairkit <no-reply@pairkit.invalid>";
+  let mail: MailConfig;
+  if (env.SMTP_URL) mail = { kind: "smtp", url: url(env, "SMTP_URL", ""), from };
+  else if (mode === "development") {
+    mail = { kind: "sink", host: "127.0.0.1", port: integer(env, "SMTP_SINK_PORT", 2525, 0, 65535), from };
+  } else required("SMTP_URL");
+
   const seedDemoData = oneOf(
     env,
     "SEED_DEMO_DATA",
@@ -167,6 +191,13 @@ export function loadConfig(env: Env): ServerConfig {
     derivation: {
       concurrency: integer(env, "DERIVATION_CONCURRENCY", 2, 1, 64),
       maxQueue: integer(env, "DERIVATION_QUEUE_MAX", 32, 0, 10_000),
+    },
+    mail,
+    portal: {
+      linkTtlSeconds: integer(env, "PORTAL_LINK_TTL_SECONDS", 600, 60, 600),
+      pinMaxFailures: integer(env, "PIN_MAX_FAILURES", 5, 1, 20),
+      pinLockoutSeconds: integer(env, "PIN_LOCKOUT_SECONDS", 900, 60, 86_400),
+      requestsPerVinPerHour: integer(env, "PORTAL_REQUESTS_PER_VIN_PER_HOUR", 10, 1, 1000),
     },
     ktsPrivateKey,
     seedDemoData: seedDemoData === "true",

@@ -5,6 +5,7 @@ import type { DevIssuer } from "./auth/dev-issuer.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Db } from "./db/database.ts";
 import type { KeyTrackingSigner } from "./kts/attestation.ts";
+import type { Mailer } from "./mail/mailer.ts";
 import type { Metrics } from "./metrics/metrics.ts";
 import type { DerivationQueue } from "./pairing/derivation-queue.ts";
 import type { ServerVehicleLink } from "./vehicle-link/server-link.ts";
@@ -25,4 +26,5 @@ export interface Services {
   readonly derivation: DerivationQueue;
   readonly metrics: Metrics;
   readonly kts: KeyTrackingSigner;
+  readonly mailer: Mailer;
 }

@@ -58,8 +58,14 @@ describe("loadConfig", () => {
       JWT_AUDIENCE: "pairkit",
       JWT_JWKS_URL: "https://id.example.com/jwks.json",
       KTS_PRIVATE_KEY: "11".repeat(32),
+      SMTP_URL: "smtps://mailer:secret@smtp.example.com",
     });
     expect(config.seedDemoData).toBe(false);
+    expect(config.mail).toEqual({
+      kind: "smtp",
+      url: "smtps://mailer:secret@smtp.example.com",
+      from: expect.any(String),
+    });
     expect(() => loadConfig({ PAIRKIT_MODE: "production", SEED_DEMO_DATA: "true" })).toThrow(ConfigError);
   });
 

@@ -176,6 +176,7 @@ describe("production mode", () => {
       JWT_AUDIENCE: AUDIENCE,
       JWT_JWKS_URL: "http://127.0.0.1:9/jwks.json",
       KTS_PRIVATE_KEY: "11".repeat(32),
+      SMTP_URL: "smtp://127.0.0.1:9",
       MQTT_PORT: "0",
       LOG_LEVEL: "silent",
     });

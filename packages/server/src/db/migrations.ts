@@ -124,6 +124,7 @@ const MIGRATIONS: Record<string, readonly string[]> = {
       vehicle_id text not null references vehicles(id),
       channel text not null check (channel in ('portal', 'hotline')),
       agent_user_id text references users(id),
+      replace_existing boolean not null,
       created_at timestamptz not null,
       expires_at timestamptz not null,
       redeemed_at timestamptz

@@ -150,6 +150,7 @@ export interface PortalTokensTable {
   vehicleId: string;
   channel: "portal" | "hotline";
   agentUserId: string | null;
+  replaceExisting: boolean;
   createdAt: Timestamp;
   expiresAt: Timestamp;
   redeemedAt: Timestamp | null;

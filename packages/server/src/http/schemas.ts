@@ -197,3 +197,31 @@ export const KeySummary = Type.Object({
 export const KeysReply = Type.Object({ keys: Type.Array(KeySummary) });
 export const KeyIdParams = Type.Object({ keyId: Uuid });
 export const RevokeReply = Type.Object({ keyId: Uuid, state: Type.Literal("revoking") });
+
+export const Vin = Type.String({ pattern: "^[A-Za-z0-9]{11,17}$" });
+export const Pin = Type.String({ pattern: "^[0-9]{4,8}$" });
+
+export const PortalLinkBody = Type.Object(
+  {
+    vin: Vin,
+    email: Type.String({ format: "email", maxLength: 254 }),
+    pin: Pin,
+    replaceExisting: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type PortalLinkBody = Static<typeof PortalLinkBody>;
+
+export const HotlineLinkBody = Type.Object(
+  { vin: Vin, pin: Pin, replaceExisting: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export type HotlineLinkBody = Static<typeof HotlineLinkBody>;
+
+export const AcceptedReply = Type.Object({ accepted: Type.Literal(true) });
+
+export const RedeemBody = Type.Object(
+  { token: Type.String({ pattern: "^[A-Za-z0-9_-]{43}$" }) },
+  { additionalProperties: false },
+);
+export type RedeemBody = Static<typeof RedeemBody>;

@@ -58,6 +58,15 @@ export async function devRoutes(app: FastifyInstance, services: Services): Promi
     },
   );
 
+  app.get(
+    "/dev/mailbox",
+    { schema: { tags: ["dev"], summary: "E-mails the development SMTP sink received" } },
+    async () => {
+      requireDevelopment();
+      return { messages: services.mailer.sinkMessages ?? [] };
+    },
+  );
+
   app.post<{ Params: { vehicleId: string }; Body: { identityPublicKey?: string } }>(
     "/dev/vehicles/:vehicleId/credentials",
     {

@@ -13,6 +13,7 @@ export async function startTestServer(database: DatabaseConfig, env: Env = {}, o
   const config = {
     ...loadConfig({
       MQTT_PORT: "0",
+      SMTP_SINK_PORT: "0",
       SCRYPT_N: "1024",
       LOG_LEVEL: "silent",
       VEHICLE_ACK_TIMEOUT_MS: "5000",
