@@ -219,7 +219,12 @@ export const nodeCrypto: Crypto = {
   generateKeyPair() {
     const ecdh = createECDH("prime256v1");
     ecdh.generateKeys();
-    return { privateKey: u8(ecdh.getPrivateKey()), publicKey: u8(ecdh.getPublicKey()) };
+    // OpenSSL drops leading zero bytes of the scalar; keys are always 32 bytes here.
+    const privateKey = new Uint8Array(32);
+    const raw = ecdh.getPrivateKey();
+    privateKey.set(raw, 32 - raw.length);
+    raw.fill(0);
+    return { privateKey, publicKey: u8(ecdh.getPublicKey()) };
   },
 
   publicKeyOf(privateKey) {
