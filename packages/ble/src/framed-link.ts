@@ -169,7 +169,7 @@ export class FramedLink implements Link {
   }
 
   /**
-   * Switches both directions to AES-256-GCM under `kenc`: messages passed to `send` from now
+   * Switches both directions to AES-GCM under `kenc` (§2.6): messages passed to `send` from now
    * on are sealed, and every message `receive` returns from now on must be sealed. Once only:
    * a second key would restart the counters, so it is refused.
    */

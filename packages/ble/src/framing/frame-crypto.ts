@@ -1,4 +1,4 @@
-import { type Crypto, concatBytes, expectLength, wipe } from "@pairkit/core";
+import { type Crypto, concatBytes, InvalidLengthError, wipe } from "@pairkit/core";
 import { FrameError } from "./frame-error.ts";
 import { FRAME_VERSION } from "./frame-header.ts";
 
@@ -18,7 +18,6 @@ export const COUNTER_SIZE = 8;
 export const TAG_SIZE = 16;
 /** Bytes a sealed message adds to its plaintext: the explicit counter and the GCM tag. */
 export const SEALED_OVERHEAD = COUNTER_SIZE + TAG_SIZE;
-export const KENC_SIZE = 32;
 const MAX_COUNTER = 2n ** 64n - 1n;
 
 /** The direction a role sends in. */
@@ -39,7 +38,8 @@ export interface SealedMessageFields {
 }
 
 /**
- * Seals whole messages in one direction (docs/protocol.md §2.6): AES-256-GCM under Kenc,
+ * Seals whole messages in one direction (docs/protocol.md §2.6): AES-GCM under Kenc (32 bytes,
+ * AES-256, in the rfc9383 profile; 16 bytes, AES-128, in the ccc profile),
  * nonce = direction ‖ 00 00 00 ‖ counter (8 bytes, big-endian), AAD = version ‖ type ‖
  * totalSeq ‖ flags ‖ counter; output counter ‖ ciphertext ‖ tag. Sealing per message rather
  * than per frame is what lets a 20-byte frame (ATT MTU 23) carry any ciphertext at all.
@@ -53,7 +53,7 @@ export class MessageSealer {
 
   constructor(crypto: Crypto, key: Uint8Array, direction: Direction, firstCounter = 0n) {
     this.#crypto = crypto;
-    this.#key = expectLength(key, KENC_SIZE, "Kenc").slice();
+    this.#key = copyKenc(key);
     this.#direction = direction;
     this.#counter = firstCounter;
   }
@@ -92,7 +92,7 @@ export class MessageOpener {
 
   constructor(crypto: Crypto, key: Uint8Array, direction: Direction, firstCounter = 0n) {
     this.#crypto = crypto;
-    this.#key = expectLength(key, KENC_SIZE, "Kenc").slice();
+    this.#key = copyKenc(key);
     this.#direction = direction;
     this.#expected = firstCounter;
   }
@@ -144,4 +144,9 @@ function nonce(direction: Direction, counterBytes: Uint8Array): Uint8Array {
 
 function aad(fields: SealedMessageFields, counterBytes: Uint8Array): Uint8Array {
   return concatBytes(Uint8Array.of(FRAME_VERSION, fields.type, fields.totalSeq, fields.flags), counterBytes);
+}
+
+function copyKenc(key: Uint8Array): Uint8Array {
+  if (key.length !== 32 && key.length !== 16) throw new InvalidLengthError("Kenc", "32 or 16", key.length);
+  return key.slice();
 }

@@ -1,8 +1,9 @@
-import { DecryptionError, InvalidLengthError, nobleCrypto } from "@pairkit/core";
+import { DecryptionError, InvalidLengthError, nobleCrypto, toHex } from "@pairkit/core";
 import { nodeCrypto } from "@pairkit/core/node";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  chunkMessage,
   Direction,
   FrameFlags,
   FrameType,
@@ -22,6 +23,22 @@ const fields: SealedMessageFields = {
 const c2p = Direction.CENTRAL_TO_PERIPHERAL;
 
 describe.each([nobleCrypto, nodeCrypto])("message sealing ($name)", (crypto) => {
+  it("reproduces the vector of docs/protocol.md §2.6", () => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => i);
+    const payload = Uint8Array.from({ length: 17 }, (_, i) => 0xe0 + i);
+    const vectorFields = { type: FrameType.ENDPOINT_READY, totalSeq: 3, flags: FrameFlags.ENCRYPTED };
+    const body = new MessageSealer(crypto, key, c2p).seal(vectorFields, payload);
+    expect(toHex(body)).toBe(
+      "0000000000000000" + "02cd60dc404a0ae0a2edef28d02c66243c" + "2a347e2d8227e9d0373d154f97e1495b",
+    );
+    expect(chunkMessage(vectorFields, body, 20).map(toHex)).toEqual([
+      "010800030e01000000000000000002cd60dc404a",
+      "010801030e010ae0a2edef28d02c66243c2a347e",
+      "010802030d012d8227e9d0373d154f97e1495b",
+    ]);
+    expect(new MessageOpener(crypto, key, c2p).open(vectorFields, body)).toEqual(payload);
+  });
+
   it("round-trips any plaintext and adds exactly counter + tag", () => {
     const sealer = new MessageSealer(crypto, kenc, c2p);
     const opener = new MessageOpener(crypto, kenc, c2p);
@@ -134,8 +151,11 @@ describe.each([nobleCrypto, nodeCrypto])("message sealing ($name)", (crypto) => 
     expect(frameErrorCode(() => sealer.seal(fields, Uint8Array.of(1)))).toBe("COUNTER_EXHAUSTED");
   });
 
-  it("takes only a 32-byte Kenc and wipes its copy on destroy", () => {
-    expect(() => new MessageSealer(crypto, new Uint8Array(16), c2p)).toThrow(InvalidLengthError);
+  it("takes a 32- or 16-byte Kenc (rfc9383 or ccc profile) and wipes its copy on destroy", () => {
+    expect(() => new MessageSealer(crypto, new Uint8Array(24), c2p)).toThrow(InvalidLengthError);
+    const short = kenc.subarray(0, 16);
+    const sealedShort = new MessageSealer(crypto, short, c2p).seal(fields, Uint8Array.of(9));
+    expect(new MessageOpener(crypto, short, c2p).open(fields, sealedShort)).toEqual(Uint8Array.of(9));
     const key = kenc.slice();
     const sealer = new MessageSealer(crypto, key, c2p);
     const opener = new MessageOpener(crypto, key, c2p);
