@@ -270,12 +270,11 @@ export class FramedLink implements Link {
         throw new FrameError("BAD_LINK_PARAMS", "link control messages are never encrypted");
       }
       this.#peerFrameSize = decodeLinkParams(message.body).maxFrameSize;
+      // A failed reply closes the link, and receive() reports that.
+      if (this.role === "peripheral") this.#transmit(this.#linkParamsFrames()).catch(() => undefined);
     } catch (error) {
       this.#post({ error });
-      return;
     }
-    // A failed reply closes the link, and receive() reports that.
-    if (this.role === "peripheral") this.#transmit(this.#linkParamsFrames()).catch(() => undefined);
   }
 
   #armChunkTimer(): void {
@@ -324,7 +323,14 @@ export class FramedLink implements Link {
       if (encrypted) throw new FrameError("NOT_SECURED", "sealed message before the link was secured");
       return { type, payload: body };
     }
-    if (!encrypted) throw new FrameError("NOT_ENCRYPTED", "plaintext message on a secured link");
+    if (!encrypted) {
+      // Unauthenticated, so not delivered; the type is named because a peer that rejected our
+      // key confirmation can only answer with a plaintext ERROR (0x7f).
+      throw new FrameError(
+        "NOT_ENCRYPTED",
+        `plaintext message of type 0x${type.toString(16)} on a secured link`,
+      );
+    }
     return { type, payload: this.#opener.open(item.message, body) };
   }
 

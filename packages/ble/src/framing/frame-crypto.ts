@@ -148,5 +148,5 @@ function aad(fields: SealedMessageFields, counterBytes: Uint8Array): Uint8Array 
 
 function copyKenc(key: Uint8Array): Uint8Array {
   if (key.length !== 32 && key.length !== 16) throw new InvalidLengthError("Kenc", "32 or 16", key.length);
-  return key.slice();
+  return new Uint8Array(key); // a copy even of a Buffer, so destroy() wipes ours, not the caller's
 }

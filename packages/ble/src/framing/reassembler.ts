@@ -80,7 +80,9 @@ export class Reassembler {
     if (partial.size > this.maxMessageSize) {
       throw new FrameError("MESSAGE_TOO_LARGE", `message exceeds ${this.maxMessageSize} bytes`);
     }
-    partial.chunks.push(body.slice());
+    // A copy, not a view: BLE adapters hand over Node Buffers, whose slice() shares memory and
+    // whose backing store they may reuse for the next notification.
+    partial.chunks.push(new Uint8Array(body));
     if (!last) return undefined;
     this.#partial = undefined;
     return {

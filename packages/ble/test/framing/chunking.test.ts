@@ -95,6 +95,15 @@ describe("reassembler", () => {
     expect(reassembler.push(third!)!.body).toEqual(Uint8Array.from({ length: 30 }, (_, i) => i));
   });
 
+  it("copies Node Buffers too, whose slice() would share memory", () => {
+    const reassembler = new Reassembler();
+    const [first, second, third] = threeChunks().map((frame) => Buffer.from(frame));
+    reassembler.push(first!);
+    first!.fill(0xee);
+    reassembler.push(second!);
+    expect(reassembler.push(third!)!.body).toEqual(Uint8Array.from({ length: 30 }, (_, i) => i));
+  });
+
   it.each([
     ["a duplicate chunk", (f: Uint8Array[]) => [f[0]!, f[0]!], "DUPLICATE_CHUNK"],
     ["a missing chunk", (f: Uint8Array[]) => [f[0]!, f[2]!], "MISSING_CHUNK"],

@@ -156,7 +156,7 @@ describe.each([nobleCrypto, nodeCrypto])("message sealing ($name)", (crypto) => 
     const short = kenc.subarray(0, 16);
     const sealedShort = new MessageSealer(crypto, short, c2p).seal(fields, Uint8Array.of(9));
     expect(new MessageOpener(crypto, short, c2p).open(fields, sealedShort)).toEqual(Uint8Array.of(9));
-    const key = kenc.slice();
+    const key = Buffer.from(kenc);
     const sealer = new MessageSealer(crypto, key, c2p);
     const opener = new MessageOpener(crypto, key, c2p);
     const sealed = sealer.seal(fields, Uint8Array.of(1));
@@ -164,6 +164,9 @@ describe.each([nobleCrypto, nodeCrypto])("message sealing ($name)", (crypto) => 
     expect(opener.open(fields, sealed)).toEqual(Uint8Array.of(1));
     opener.destroy();
     sealer.destroy();
+    const callerKey = Buffer.from(kenc);
+    new MessageSealer(crypto, callerKey, c2p).destroy();
+    expect(callerKey).toEqual(Buffer.from(kenc));
     expect(() =>
       new MessageOpener(crypto, kenc, c2p, 1n).open(fields, sealer.seal(fields, Uint8Array.of(1))),
     ).toThrow(DecryptionError);
