@@ -308,6 +308,34 @@ describe("FramedLink timeouts, errors and closing", () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it("restarts the missing-chunk cut-off with every chunk", async () => {
+    const held: Uint8Array[] = [];
+    const { clock, channels, central, peripheral } = connect({
+      mtu: 23,
+      wire: (frame, from) => {
+        if (from === "central") return [frame];
+        held.push(frame);
+        return [];
+      },
+    });
+    const pending = central.receive({ timeoutMs: CONFIG_TIMEOUT_MS });
+    await peripheral.send(message(FrameType.DEVICE_CONFIG, 40));
+    expect(held.length).toBe(3);
+    for (const frame of held) {
+      channels.central.arrive(frame);
+      clock.advance(MISSING_CHUNK_TIMEOUT_MS - 1);
+    }
+    expect(await pending).toEqual(message(FrameType.DEVICE_CONFIG, 40));
+  });
+
+  it("never interleaves the frames of concurrent sends", async () => {
+    const { central, peripheral } = connect({ mtu: 23 });
+    const sends = [0, 1, 2].map((i) => peripheral.send(message(FrameType.DEVICE_CONFIG, 50 + i, i)));
+    await Promise.all(sends);
+    for (const i of [0, 1, 2])
+      expect(await central.receive(receiveOptions)).toEqual(message(FrameType.DEVICE_CONFIG, 50 + i, i));
+  });
+
   it("reports malformed frames typed and keeps working", async () => {
     const { channels, central, peripheral } = connect({ mtu: 185 });
     channels.central.arrive(Uint8Array.of(9, 9, 9));
