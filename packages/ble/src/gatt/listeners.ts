@@ -1,6 +1,11 @@
-/** A set of callbacks with an unsubscribe handle; one listener throwing does not starve the others. */
+/**
+ * A set of callbacks with an unsubscribe handle; one listener throwing does not starve the others.
+ * Its error goes to `onError`, or is rethrown outside the emitter's call stack.
+ */
 export class Listeners<A extends unknown[]> {
   readonly #set = new Set<(...args: A) => void>();
+
+  constructor(private readonly onError?: (error: unknown) => void) {}
 
   add(listener: (...args: A) => void): () => void {
     this.#set.add(listener);
@@ -12,9 +17,11 @@ export class Listeners<A extends unknown[]> {
       try {
         listener(...args);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        if (this.onError) this.onError(error);
+        else
+          queueMicrotask(() => {
+            throw error;
+          });
       }
     }
   }
