@@ -13,6 +13,7 @@ import { installErrorHandlers } from "./http/error-handler.ts";
 import { ErrorReply } from "./http/schemas.ts";
 import { KeyTrackingSigner } from "./kts/attestation.ts";
 import { Mailer } from "./mail/mailer.ts";
+import { startMaintenance } from "./maintenance.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { DerivationQueue } from "./pairing/derivation-queue.ts";
 import { handleVehicleEvent } from "./pairing/vehicle-events.ts";
@@ -181,6 +182,8 @@ export async function buildServer(
       return503OnClosing: true,
     });
     app.decorate("services", services);
+    const stopMaintenance = startMaintenance(services, config.maintenanceIntervalSeconds * 1000);
+    cleanups.push(stopMaintenance);
     app.addHook("onClose", cleanup);
     app.addHook("onResponse", async (request, reply) => {
       metrics.httpRequests.inc({

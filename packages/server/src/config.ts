@@ -77,6 +77,8 @@ export interface ServerConfig {
   readonly portal: PortalConfig;
   /** KTS signing key (32-byte P-256 scalar); generated per process in development when unset. */
   readonly ktsPrivateKey: Uint8Array | undefined;
+  /** Period of the upkeep job (expiry, e-mail retries, revocation retries). */
+  readonly maintenanceIntervalSeconds: number;
   /** Seed demo users, owners, vehicles and subscriptions at startup (development only). */
   readonly seedDemoData: boolean;
 }
@@ -200,6 +202,7 @@ export function loadConfig(env: Env): ServerConfig {
       requestsPerVinPerHour: integer(env, "PORTAL_REQUESTS_PER_VIN_PER_HOUR", 10, 1, 1000),
     },
     ktsPrivateKey,
+    maintenanceIntervalSeconds: integer(env, "MAINTENANCE_INTERVAL_SECONDS", 30, 1, 3600),
     seedDemoData: seedDemoData === "true",
   };
 }

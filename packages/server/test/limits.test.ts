@@ -1,5 +1,7 @@
+import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runMaintenance } from "../src/maintenance.ts";
 import { databaseBackends } from "./support/databases.ts";
 import { FakeClock } from "./support/fake-clock.ts";
 import { addOwnedVehicle, stateSnapshot } from "./support/fixtures.ts";
@@ -53,6 +55,85 @@ for (const backend of backends) {
           expect(late.statusCode).toBe(410);
           expect(late.json()).toMatchObject({ code: "PAIRING_PASSWORD_EXPIRED" });
           expect(await stateSnapshot(db)).toEqual(before);
+        } finally {
+          await vehicle.client.close();
+        }
+      });
+
+      it("maintenance expires stale sessions and re-sends unacknowledged revocations", async () => {
+        const { db, crypto } = app.services;
+        const owner = await addOwnedVehicle(db, crypto);
+        const token = await tokenFor(app, owner.userId);
+        const vehicle = await connectVehicle(app, owner.vehicleId);
+        try {
+          const issued = await post(token, "/pairing/password/request", {
+            vehicleId: owner.vehicleId,
+            deviceInfo: DEVICE_INFO,
+          });
+          const { sessionId } = issued.json();
+          // A key whose revocation was never acknowledged (say, the vehicle was offline).
+          const transactionId = randomUUID();
+          const keyId = randomUUID();
+          const now = new Date(clock.now());
+          await db
+            .insertInto("pairingTransactions")
+            .values({
+              transactionId,
+              sessionId,
+              status: "configured",
+              vehiclePublicKeyHash: "00",
+              policyFlags: 3,
+              deviceNonce: new Uint8Array(16),
+              pointX: new Uint8Array(65),
+              serverNonce: new Uint8Array(16),
+              configDigest: "00",
+              endpointHash: "11".repeat(16),
+              createdAt: now,
+            })
+            .execute();
+          await db
+            .insertInto("digitalKeys")
+            .values({
+              keyId,
+              vehicleId: owner.vehicleId,
+              ownerUserId: owner.userId,
+              role: "owner",
+              state: "revoking",
+              keyMaterialHash: "11".repeat(16),
+              endpointPublicKey: null,
+              transactionId,
+              createdAt: now,
+              revokedAt: null,
+            })
+            .execute();
+
+          clock.advance(600_000);
+          await runMaintenance(app.services);
+          const session = await db
+            .selectFrom("pairingSessions")
+            .select(["status", "failureCode"])
+            .where("sessionId", "=", sessionId)
+            .executeTakeFirstOrThrow();
+          expect(session).toEqual({ status: "expired", failureCode: "PAIRING_PASSWORD_EXPIRED" });
+          for (let i = 0; i < 200; i++) {
+            const key = await db
+              .selectFrom("digitalKeys")
+              .select("state")
+              .where("keyId", "=", keyId)
+              .executeTakeFirstOrThrow();
+            if (key.state === "revoked") break;
+            await new Promise((resolve) => setTimeout(resolve, 25));
+          }
+          expect(vehicle.revocations.map((r) => r.keyId)).toContain(keyId);
+          expect(
+            (
+              await db
+                .selectFrom("digitalKeys")
+                .select("state")
+                .where("keyId", "=", keyId)
+                .executeTakeFirstOrThrow()
+            ).state,
+          ).toBe("revoked");
         } finally {
           await vehicle.client.close();
         }

@@ -14,6 +14,8 @@ export async function startTestServer(database: DatabaseConfig, env: Env = {}, o
     ...loadConfig({
       MQTT_PORT: "0",
       SMTP_SINK_PORT: "0",
+      // Tests run maintenance themselves (runMaintenance); the timer must not race their snapshots.
+      MAINTENANCE_INTERVAL_SECONDS: "3600",
       SCRYPT_N: "1024",
       LOG_LEVEL: "silent",
       VEHICLE_ACK_TIMEOUT_MS: "5000",
