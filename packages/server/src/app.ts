@@ -45,24 +45,30 @@ export interface BuildOptions {
   readonly logStream?: DestinationStream;
 }
 
+/** Field names whose values never reach a log line (at the top level or one level down). */
+const SECRET_FIELDS = [
+  "password",
+  "pairingPassword",
+  "pin",
+  "token",
+  "userToken",
+  "deepLink",
+  "w0",
+  "L",
+  "privateKey",
+  "identityPrivateKey",
+  "raw",
+];
+
 /**
- * Paths pino replaces with "[redacted]": every place a password, PIN, token or key could appear in
- * a log line. Fastify does not log bodies; this covers headers, error details and our own calls.
+ * Paths pino replaces with "[redacted]": the authorization header and every secret field. Fastify
+ * does not log bodies; this covers headers, error details and our own calls. (pino has no recursive
+ * wildcard: code must not log secrets nested deeper than one level.)
  */
 export const REDACTED_PATHS = [
   "req.headers.authorization",
   "req.headers.cookie",
-  "*.password",
-  "*.pairingPassword",
-  "*.pin",
-  "*.token",
-  "*.userToken",
-  "*.deepLink",
-  "*.w0",
-  "*.L",
-  "*.privateKey",
-  "*.raw",
-  "*.identityPrivateKey",
+  ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`]),
 ];
 
 export function createLogger(config: ServerConfig, stream?: DestinationStream): Logger {
@@ -72,10 +78,10 @@ export function createLogger(config: ServerConfig, stream?: DestinationStream): 
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
       serializers: {
         // Only the path: a query string is the one place a client could put a secret in a URL.
-        req: (req: { method: string; url: string; id: string }) => ({
+        req: (req: { method?: string; url?: string; id?: string }) => ({
           id: req.id,
           method: req.method,
-          path: req.url.split("?")[0],
+          path: req.url?.split("?")[0],
         }),
       },
     },
