@@ -17,6 +17,7 @@ import { startMaintenance } from "./maintenance.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { DerivationQueue } from "./pairing/derivation-queue.ts";
 import { handleVehicleEvent } from "./pairing/vehicle-events.ts";
+import { adminRoutes } from "./routes/admin.ts";
 import { devRoutes } from "./routes/dev.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { keysRoutes } from "./routes/keys.ts";
@@ -220,6 +221,7 @@ export async function buildServer(
     await app.register(async (scope) => ktsRoutes(scope, services));
     await app.register(async (scope) => keysRoutes(scope, services));
     await app.register(async (scope) => portalRoutes(scope, services));
+    await app.register(async (scope) => adminRoutes(scope, services));
     if (config.mode === "development") await app.register(async (scope) => devRoutes(scope, services));
     return app;
   } catch (error) {

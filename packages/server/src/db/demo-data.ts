@@ -13,6 +13,7 @@ export const DEMO = {
     bob: { id: "bob", email: "bob@example.com", displayName: "Bob (no subscription)", role: "customer" },
     dave: { id: "dave", email: "dave@example.com", displayName: "Dave (owns nothing)", role: "customer" },
     carol: { id: "carol", email: "carol@example.com", displayName: "Carol (hotline agent)", role: "agent" },
+    erin: { id: "erin", email: "erin@example.com", displayName: "Erin (administrator)", role: "admin" },
   },
   vehicles: {
     alices: {

@@ -13,7 +13,7 @@ const MIGRATIONS: Record<string, readonly string[]> = {
       id text primary key,
       email text not null unique,
       display_name text not null,
-      role text not null check (role in ('customer', 'agent')),
+      role text not null check (role in ('customer', 'agent', 'admin')),
       created_at timestamptz not null
     )`,
     `create table vehicles (

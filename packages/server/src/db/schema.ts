@@ -4,7 +4,7 @@ import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 type Timestamp = ColumnType<Date, Date, Date>;
 type Json<T> = ColumnType<T, string, string>;
 
-export type UserRole = "customer" | "agent";
+export type UserRole = "customer" | "agent" | "admin";
 
 export interface UsersTable {
   id: string;

@@ -225,3 +225,38 @@ export const RedeemBody = Type.Object(
   { additionalProperties: false },
 );
 export type RedeemBody = Static<typeof RedeemBody>;
+
+export const NewUserBody = Type.Object(
+  {
+    id: Type.String({ pattern: "^[A-Za-z0-9_.@-]{1,64}$", description: "The `sub` of the user's tokens" }),
+    email: Type.String({ format: "email", maxLength: 254 }),
+    displayName: Type.String({ minLength: 1, maxLength: 100 }),
+    role: Type.Union([Type.Literal("customer"), Type.Literal("agent"), Type.Literal("admin")]),
+  },
+  { additionalProperties: false },
+);
+export type NewUserBody = Static<typeof NewUserBody>;
+
+export const NewVehicleBody = Type.Object(
+  {
+    id: VehicleId,
+    vin: Vin,
+    model: Type.String({ minLength: 1, maxLength: 100 }),
+    identityPublicKey: Base64(65, 65),
+    policyFlags: Type.Integer({ minimum: 0, maximum: 255 }),
+  },
+  { additionalProperties: false },
+);
+export type NewVehicleBody = Static<typeof NewVehicleBody>;
+
+export const OwnershipBody = Type.Object(
+  { userId: Type.String({ minLength: 1, maxLength: 64 }), pin: Pin },
+  { additionalProperties: false },
+);
+export type OwnershipBody = Static<typeof OwnershipBody>;
+
+export const SubscriptionBody = Type.Object(
+  { userId: Type.String({ minLength: 1, maxLength: 64 }), validUntil: Type.String({ format: "date-time" }) },
+  { additionalProperties: false },
+);
+export type SubscriptionBody = Static<typeof SubscriptionBody>;
