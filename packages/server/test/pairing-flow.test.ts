@@ -313,6 +313,53 @@ for (const backend of backends) {
         }
       });
 
+      it("issues one owner key when two transactions of a session confirm at once", async () => {
+        const { db, crypto } = app.services;
+        const owner = await addOwnedVehicle(db, crypto);
+        const token = await tokenFor(app, owner.userId);
+        const vehicle = await connectVehicle(app, owner.vehicleId);
+        try {
+          const { sessionId } = (
+            await call(token, "/pairing/password/request", {
+              vehicleId: owner.vehicleId,
+              deviceInfo: DEVICE_INFO,
+            })
+          ).json();
+          const start = async () =>
+            (
+              await call(token, "/pairing/session/start", {
+                sessionId,
+                devicePublicInfo: {
+                  deviceNonce: b64(crypto.randomBytes(16)),
+                  pointX: b64(crypto.generateKeyPair().publicKey),
+                },
+              })
+            ).json().transactionId as string;
+          const transactions = [await start(), await start(), await start()];
+          const confirms = await Promise.all(
+            transactions.map((transactionId) =>
+              call(token, "/pairing/config/confirm", {
+                transactionId,
+                configDigest: "00".repeat(32),
+                endpointIdHash: hex(crypto.randomBytes(16)),
+                seStatus: 0,
+              }),
+            ),
+          );
+          expect(confirms.filter((r) => r.statusCode === 200)).toHaveLength(1);
+          for (const r of confirms.filter((r) => r.statusCode !== 200))
+            expect(r.json()).toMatchObject({ code: "SESSION_CLOSED" });
+          const keys = await db
+            .selectFrom("digitalKeys")
+            .select("state")
+            .where("vehicleId", "=", owner.vehicleId)
+            .execute();
+          expect(keys).toEqual([{ state: "active" }]);
+        } finally {
+          await vehicle.client.close();
+        }
+      });
+
       it("refuses an invalid point X and an unknown transaction without changing anything", async () => {
         const token = await tokenFor(app, "alice");
         const before = await stateSnapshot(app.services.db);
