@@ -1,3 +1,4 @@
+export * from "./adapters/web-bluetooth-central.ts";
 export * from "./frame-channel.ts";
 export * from "./framed-link.ts";
 export * from "./framing/chunker.ts";
@@ -10,7 +11,6 @@ export * from "./framing/frame-type.ts";
 export * from "./framing/link-params.ts";
 export * from "./framing/reassembler.ts";
 export * from "./framing/timeouts.ts";
-export * from "./adapters/web-bluetooth-central.ts";
 export * from "./gatt/advertisement.ts";
 export * from "./gatt/advertising-data.ts";
 export * from "./gatt/connect.ts";
