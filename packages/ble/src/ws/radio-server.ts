@@ -19,6 +19,8 @@ import {
   type WireObject,
 } from "./wire.ts";
 
+const MAX_MESSAGE_BYTES = 1 << 20;
+
 export interface RadioServerOptions {
   /** 0 (the default) picks a free port. */
   readonly port?: number;
@@ -39,7 +41,12 @@ export interface RadioServer {
  */
 export async function startRadioServer(options: RadioServerOptions = {}): Promise<RadioServer> {
   const radio = options.radio instanceof SimRadio ? options.radio : new SimRadio(options.radio);
-  const wss = new WebSocketServer({ port: options.port ?? 0, host: options.host ?? "127.0.0.1" });
+  const wss = new WebSocketServer({
+    port: options.port ?? 0,
+    host: options.host ?? "127.0.0.1",
+    // A radio message carries at most one ATT value (≤ 512 bytes) or a GATT table: 1 MiB is ample.
+    maxPayload: MAX_MESSAGE_BYTES,
+  });
   await new Promise<void>((resolve, reject) => {
     wss.once("listening", resolve);
     wss.once("error", reject);
