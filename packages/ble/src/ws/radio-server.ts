@@ -73,6 +73,7 @@ class NodeSession {
   #services: readonly ServiceDefinition[] = [];
   #nextConnection = 1;
   #nextWrite = 1;
+  #gone = false;
   readonly #clients = new Map<number, GattClient>();
   readonly #servers = new Map<number, GattServerConnection>();
   readonly #subscriptions = new Map<string, Subscription>();
@@ -185,6 +186,11 @@ class NodeSession {
       const client = await this.#central!.connect(m.string("peripheralId"), {
         timeoutMs: m.uint("timeoutMs"),
       });
+      if (this.#gone) {
+        // The socket closed while connecting: nobody would ever release this connection.
+        await client.disconnect();
+        throw new GattError("NOT_CONNECTED", "the central left");
+      }
       const connectionId = this.#nextConnection++;
       this.#clients.set(connectionId, client);
       client.onDisconnect((cause) => {
@@ -305,6 +311,7 @@ class NodeSession {
   }
 
   #closed(): void {
+    this.#gone = true;
     for (const scan of this.#scans.values()) scan.abort();
     for (const client of this.#clients.values()) client.disconnect();
     for (const pending of this.#writes.values())
