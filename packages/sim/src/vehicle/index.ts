@@ -1,2 +1,7 @@
-// Vehicle simulator. Filled by the owner pairing issue.
-export {};
+// Vehicle simulator: the reference peer for owner pairing and the standard transaction.
+export * from "./certificates.ts";
+export * from "./endpoint-store.ts";
+export * from "./vehicle.ts";
+export * from "./vehicle-pairing.ts";
+export * from "./vehicle-transaction.ts";
+export * from "./verifier-store.ts";
