@@ -88,7 +88,7 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
   it("tampered SPAKE2 share X (off the curve): the vehicle rejects the point, the attempt is spent", async () => {
     const f = await makeFixture();
     const { phone, vehicle } = await pair(f, {
-      tamper: (dir, m) =>
+      tamper: (_dir, m) =>
         m.type === OwnerFrameType.SPAKE2_RESPONSE ? { ...m, payload: flipByte(m.payload, 10) } : m,
     });
     expect(vehicle).toMatchObject({ kind: "failed", error: { code: "INVALID_POINT" } });
@@ -99,7 +99,7 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
   it("substituted SPAKE2 share Y (a valid point): the phone's confirmV check fails", async () => {
     const f = await makeFixture();
     const { phone, vehicle } = await pair(f, {
-      tamper: (dir, m) => {
+      tamper: (_dir, m) => {
         if (m.type !== OwnerFrameType.SPAKE2_VERIFY) return m;
         const payload = m.payload.slice();
         payload.set(crypto.generateKeyPair().publicKey, 0);
@@ -118,7 +118,7 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
   it("bad confirmation from the phone: the vehicle refuses and says so", async () => {
     const f = await makeFixture();
     const { phone, vehicle } = await pair(f, {
-      tamper: (dir, m) =>
+      tamper: (_dir, m) =>
         m.type === OwnerFrameType.SPAKE2_VERIFY_RESPONSE ? { ...m, payload: flipByte(m.payload, 0) } : m,
     });
     expect(vehicle).toMatchObject({ kind: "failed", error: { code: "CONFIRMATION_FAILED" } });
@@ -133,7 +133,7 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
   it("replayed frames: a duplicated message is unexpected; a recorded session replayed cannot confirm", async () => {
     const f = await makeFixture();
     const { vehicle } = await pair(f, {
-      tamper: (dir, m) =>
+      tamper: (_dir, m) =>
         m.type === OwnerFrameType.SPAKE2_VERIFY_RESPONSE
           ? { type: OwnerFrameType.SPAKE2_RESPONSE, payload: new Uint8Array(81) }
           : m,
@@ -144,7 +144,7 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
     await f.vehicle.provision(f.record);
     const recorded: Array<{ type: number; payload: Uint8Array }> = [];
     const original = await pair(f, {
-      tamper: (dir, m) => {
+      tamper: (_dir, m) => {
         if (dir === "toVehicle") recorded.push(m);
         return m;
       },
@@ -162,7 +162,7 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
   it("tampered DEVICE_CONFIG: policyDigest fails before anything is stored", async () => {
     const f = await makeFixture();
     const { phone, vehicle } = await pair(f, {
-      tamper: (dir, m) =>
+      tamper: (_dir, m) =>
         m.type === OwnerFrameType.DEVICE_CONFIG ? { ...m, payload: flipByte(m.payload, 12) } : m,
     });
     expect(failure(phone)).toMatchObject({
@@ -182,7 +182,7 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
   it("tampered policy flags in SPAKE2_VERIFY are caught by the policyDigest binding", async () => {
     const f = await makeFixture();
     const { phone } = await pair(f, {
-      tamper: (dir, m) =>
+      tamper: (_dir, m) =>
         m.type === OwnerFrameType.SPAKE2_VERIFY ? { ...m, payload: flipByte(m.payload, 97) } : m,
     });
     expect(failure(phone)).toMatchObject({ phase: "config", code: "POLICY_DIGEST_MISMATCH" });
@@ -244,7 +244,7 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
   it("disconnect mid-config: both sides fail, the attempt is spent, nothing is half-stored", async () => {
     const f2 = await makeFixture();
     let phoneSide: { close(): Promise<void> } | undefined;
-    const links = interceptedLinks((dir, m) => {
+    const links = interceptedLinks((_dir, m) => {
       if (m.type === OwnerFrameType.DEVICE_CONFIG) {
         void phoneSide?.close();
         return undefined;
@@ -342,7 +342,7 @@ describe("standard transaction under attack", () => {
   it("a replayed transaction does not unlock", async () => {
     const { f, key } = await paired();
     const recorded: Array<{ type: number; payload: Uint8Array }> = [];
-    const first = await transact(f, key.keyId, f.phone.secureElement, (dir, m) => {
+    const first = await transact(f, key.keyId, f.phone.secureElement, (_dir, m) => {
       if (dir === "toVehicle") recorded.push(m);
       return m;
     });
@@ -357,7 +357,7 @@ describe("standard transaction under attack", () => {
 
   it("a tampered AUTH1 is refused by the phone", async () => {
     const { f, key } = await paired();
-    const { phone, vehicle } = await transact(f, key.keyId, f.phone.secureElement, (dir, m) =>
+    const { phone, vehicle } = await transact(f, key.keyId, f.phone.secureElement, (_dir, m) =>
       m.type === OwnerFrameType.TXN_AUTH1 ? { ...m, payload: flipByte(m.payload, 3) } : m,
     );
     expect(phone).toMatchObject({ ok: false, error: { code: "DECRYPTION_FAILED" } });
