@@ -144,7 +144,7 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
     await f.vehicle.provision(f.record);
     const recorded: Array<{ type: number; payload: Uint8Array }> = [];
     const original = await pair(f, {
-      tamper: (_dir, m) => {
+      tamper: (dir, m) => {
         if (dir === "toVehicle") recorded.push(m);
         return m;
       },
@@ -342,7 +342,7 @@ describe("standard transaction under attack", () => {
   it("a replayed transaction does not unlock", async () => {
     const { f, key } = await paired();
     const recorded: Array<{ type: number; payload: Uint8Array }> = [];
-    const first = await transact(f, key.keyId, f.phone.secureElement, (_dir, m) => {
+    const first = await transact(f, key.keyId, f.phone.secureElement, (dir, m) => {
       if (dir === "toVehicle") recorded.push(m);
       return m;
     });
