@@ -25,11 +25,12 @@ export function endpointKeyId(crypto: Crypto, publicKey: Uint8Array): Uint8Array
   return crypto.sha256(expectLength(publicKey, POINT_LENGTH, "endpoint public key")).slice(0, KEY_ID_LENGTH);
 }
 
-export const ADVERTISEMENT_HASH_LENGTH = 8;
+/** Four bytes: the advertising hint of docs/protocol.md §2.1 holds at most 4. */
+export const ADVERTISEMENT_HASH_LENGTH = 4;
 
 /**
  * What the vehicle advertises in its manufacturer data so a phone picks the right car among
- * several without the vehicle id on air: SHA-256(label ‖ vehicleId)[0:8].
+ * several without the vehicle id on air: SHA-256(label ‖ vehicleId)[0:4], the advertising hint.
  */
 export function vehicleAdvertisementHash(crypto: Crypto, vehicleId: string): Uint8Array {
   return crypto

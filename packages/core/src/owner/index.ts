@@ -1,6 +1,7 @@
 // Owner pairing, phone side (seed 001): codecs, ports, the pairing SDK and the standard transaction.
 export * from "./binding.ts";
 export * from "./certificates.ts";
+export * from "./connect-vehicle.ts";
 export * from "./constants.ts";
 export * from "./descriptor.ts";
 export * from "./device-config.ts";

@@ -101,7 +101,8 @@ export interface PairedKey {
 }
 
 export interface OwnerPairingFailure {
-  readonly phase: OwnerPhaseName;
+  /** "connect": the vehicle was not found or the connection failed (`pairOwnerVehicle`). */
+  readonly phase: OwnerPhaseName | "connect";
   /** Stable error code (docs/protocol.md §3.9 names, or a PairingApi / secure element code). */
   readonly code: string;
   readonly message: string;

@@ -81,7 +81,14 @@ export const KeychainItem = {
   pendingAttestation: "owner.pendingAttestation",
 } as const;
 
-export type PairingLogPhase = "select" | "spake2" | "config" | "endpoint" | "finalize" | "attestation";
+export type PairingLogPhase =
+  | "connect"
+  | "select"
+  | "spake2"
+  | "config"
+  | "endpoint"
+  | "finalize"
+  | "attestation";
 
 /** App storage pairing log (seed 001 §5). Never holds secrets. */
 export interface PairingLogEntry {

@@ -76,8 +76,6 @@ export type VehicleSessionOutcome =
   | { readonly kind: "unlocked"; readonly keyId: Uint8Array }
   | { readonly kind: "failed"; readonly error: OwnerProtocolError };
 
-/** The BLE service the vehicle advertises, and its manufacturer data (docs/protocol.md §3.1). */
-export const OWNER_PAIRING_SERVICE = 0xccc1;
 /** Bluetooth SIG company id reserved for tests; a carmaker uses its own. */
 export const MANUFACTURER_COMPANY_ID = 0xffff;
 
@@ -121,10 +119,13 @@ export class VehicleSimulator implements VehicleProvisioning {
     return removed;
   }
 
-  /** Manufacturer data: company id (little-endian, as BLE sends it) ‖ version 0x01 ‖ vehicle id hash. */
-  manufacturerData(): Uint8Array {
-    const hash = vehicleAdvertisementHash(this.crypto, this.identity.vehicleId);
-    return Uint8Array.of(MANUFACTURER_COMPANY_ID & 0xff, MANUFACTURER_COMPANY_ID >> 8, 0x01, ...hash);
+  /**
+   * Manufacturer data (docs/protocol.md §2.1): version 0x01 ‖ kind 0x01 (vehicle) ‖ hint, where
+   * the hint is the vehicle id hash a phone filters on (§3.1).
+   */
+  manufacturerData(): { companyId: number; data: Uint8Array } {
+    const hint = vehicleAdvertisementHash(this.crypto, this.identity.vehicleId);
+    return { companyId: MANUFACTURER_COMPANY_ID, data: Uint8Array.of(0x01, 0x01, ...hint) };
   }
 
   async serve(link: Link): Promise<VehicleSessionOutcome> {
