@@ -74,5 +74,6 @@ export function toOwnerProtocolError(error: unknown, phase: OwnerPhase): OwnerPr
   if (error instanceof CertificateError) return wrap(OwnerErrorCode.CERTIFICATE_INVALID, false);
   if (error instanceof DecryptionError) return wrap(OwnerErrorCode.DECRYPTION_FAILED, true);
   if (error instanceof TransportError) return wrap(OwnerErrorCode.DISCONNECTED, true);
+  if (error instanceof SecureElementError) return wrap(OwnerErrorCode.ENDPOINT_FAILED, true);
   return wrap(OwnerErrorCode.INTERNAL, false);
 }

@@ -1,4 +1,4 @@
-import { TimeoutError } from "../errors.ts";
+import { AbortedError, TimeoutError } from "../errors.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Link } from "../ports/link.ts";
 import {
@@ -97,4 +97,9 @@ export class OwnerMessenger {
       // The peer is unreachable; closing the link tells it as much.
     }
   }
+}
+
+/** Checks an AbortSignal between steps, as a typed `AbortedError`. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError({ cause: signal.reason });
 }

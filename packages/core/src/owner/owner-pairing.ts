@@ -39,7 +39,7 @@ import {
 import { OwnerProtocolError, toOwnerProtocolError } from "./errors.ts";
 import { encodeKeyAttestation, type KeyAttestation, verifyKeyAttestation } from "./key-attestation.ts";
 import { decodeMailbox } from "./mailbox.ts";
-import { Deadline, OwnerMessenger } from "./messenger.ts";
+import { Deadline, OwnerMessenger, throwIfAborted } from "./messenger.ts";
 import {
   type Keychain,
   KeychainItem,
@@ -156,6 +156,7 @@ class PhoneOwnerPairing {
   }
 
   async #enter(phase: PairingLogPhase, wirePhase: OwnerPhase): Promise<void> {
+    throwIfAborted(this.#o.signal);
     this.#logPhase = phase;
     this.#phase = wirePhase;
     await this.#o.log.append({ timestamp: this.#clock.now(), phase, result: "started" });
@@ -166,7 +167,6 @@ class PhoneOwnerPairing {
     const { bootstrap, signal, secureElement: se, keychain, api } = this.#o;
     const m = this.#messenger;
     const crypto = this.#crypto;
-    signal?.throwIfAborted();
 
     // SELECT
     await this.#enter("select", OwnerPhase.SPAKE2);
@@ -423,7 +423,12 @@ class PhoneOwnerPairing {
   }
 
   async fail(error: unknown): Promise<OwnerPairingFailure> {
-    const failure = toOwnerProtocolError(error, this.#phase);
+    const reported = toOwnerProtocolError(error, this.#phase);
+    // With no attempt left there is nothing to retry, whatever the failure.
+    const failure =
+      reported.retryAllowed && this.#remainingAttempts === 0 && !reported.fromPeer
+        ? new OwnerProtocolError(reported.phaseNumber, reported.wireCode, reported.message, { cause: error })
+        : reported;
     await this.#messenger.reportError(failure);
     // Nothing half-paired survives: the endpoint goes unless the vehicle already stored it.
     if (this.#createdKeyId && !this.#paired)

@@ -97,9 +97,8 @@ export class VehiclePairingSession {
       code: failure.code,
     });
     if (this.#remaining === 0) this.vehicle.emit({ type: "locked", sessionId });
-    if (failure.fromPeer || failure.retryAllowed === this.#remaining > 0) return failure;
+    if (failure.fromPeer || !failure.retryAllowed || this.#remaining > 0) return failure;
     return new OwnerProtocolError(failure.phaseNumber, failure.wireCode, failure.message, {
-      retryAllowed: failure.retryAllowed && this.#remaining > 0,
       cause: failure.cause,
     });
   }

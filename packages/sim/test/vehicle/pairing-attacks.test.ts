@@ -5,6 +5,8 @@ import {
   type OwnerPairingResult,
   runOwnerPairing,
   runStandardTransaction,
+  type SecureElement,
+  SecureElementError,
   SoftwareSecureElement,
 } from "@pairkit/core";
 import { describe, expect, it } from "vitest";
@@ -260,6 +262,53 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
     expect(v).toMatchObject({ kind: "failed", error: { code: "DISCONNECTED" } });
     expect(f2.events).toMatchObject([{ type: "attempt-failed", remainingAttempts: 2, code: "DISCONNECTED" }]);
     await expectNothingStored(f2);
+  });
+
+  it("a secure element failure ends the pairing in the endpoint phase, nothing stored", async () => {
+    const f = await makeFixture();
+    const se = f.phone.secureElement;
+    const failing: SecureElement = {
+      createEndpoint: async () => {
+        throw new SecureElementError("SE_BUSY", "secure element busy");
+      },
+      setupEndpoint: (keyId, setup) => se.setupEndpoint(keyId, setup),
+      sign: (keyId, message) => se.sign(keyId, message),
+      receiptMac: (keyId, data) => se.receiptMac(keyId, data),
+      storeEndpointCertificate: (keyId, c) => se.storeEndpointCertificate(keyId, c),
+      storeKeyAttestation: (keyId, a) => se.storeKeyAttestation(keyId, a),
+      getEndpoint: (keyId) => se.getEndpoint(keyId),
+      listEndpoints: () => se.listEndpoints(),
+      deleteEndpoint: (keyId) => se.deleteEndpoint(keyId),
+    };
+    const links = pairOf();
+    const [phone, vehicle] = await Promise.all([
+      runOwnerPairing({ ...f.phone, secureElement: failing, link: links.phone }),
+      f.vehicle.serve(links.vehicle),
+    ]);
+    expect(failure(phone)).toMatchObject({
+      phase: "endpoint",
+      code: "ENDPOINT_FAILED",
+      remainingAttempts: 2,
+    });
+    expect(vehicle).toMatchObject({ kind: "failed", error: { code: "ENDPOINT_FAILED", fromPeer: true } });
+    expect(f.events).toMatchObject([{ type: "attempt-failed", remainingAttempts: 2 }]);
+    await expectNothingStored(f);
+  });
+
+  it("the app aborting mid-pairing tells the vehicle and stores nothing", async () => {
+    const f = await makeFixture();
+    const controller = new AbortController();
+    const links = interceptedLinks((_dir, m) => {
+      if (m.type === OwnerFrameType.DEVICE_CONFIG) controller.abort();
+      return m;
+    });
+    const [phone, vehicle] = await Promise.all([
+      runOwnerPairing({ ...f.phone, signal: controller.signal, link: links.phone }),
+      f.vehicle.serve(links.vehicle),
+    ]);
+    expect(failure(phone)).toMatchObject({ code: "ABORTED" });
+    expect(vehicle).toMatchObject({ kind: "failed" });
+    await expectNothingStored(f);
   });
 
   it("a second phone while one is pairing is turned away without spending an attempt", async () => {
