@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { runCryptoBench } from "./crypto.ts";
+import { runPairingBench } from "./pairing.ts";
 
 /** `npm run bench [-- --quick] [-- name…]`: runs the benchmarks, prints tables, writes bench/results/<name>.json. */
 const args = process.argv.slice(2);
@@ -7,6 +8,7 @@ const quick = args.includes("--quick");
 const only = args.filter((a) => !a.startsWith("--"));
 const benches: Record<string, () => Promise<unknown>> = {
   crypto: () => runCryptoBench({ quick }),
+  pairing: () => runPairingBench({ quick }),
 };
 
 const resultsDir = new URL("../results/", import.meta.url);
