@@ -118,6 +118,7 @@ async function pairOnce(crypto: Crypto, setup: Awaited<ReturnType<typeof makeSet
   ]);
   const end = performance.now();
   if (!result.ok) throw new Error(`pairing failed: ${result.error.code}`);
+  await setup.vehicle.revoke(result.key.keyId); // keeps the vehicle's key slots free run after run
   const at = (phase: string) => marks.find(([p]) => p === phase)![1];
   const phases = Object.fromEntries(
     PHASES.map((phase, i) => [phase, (PHASES[i + 1] ? at(PHASES[i + 1]!) : at("attestation")) - at(phase)]),

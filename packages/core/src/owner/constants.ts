@@ -67,6 +67,7 @@ export const OwnerErrorCode = {
   ABORTED: 0x0012,
   /** Local only: the link went away; never sent, there is no one to send it to. */
   DISCONNECTED: 0x0013,
+  KEY_SLOTS_FULL: 0x0014,
   UNKNOWN_ENDPOINT: 0x0020,
   SIGNATURE_INVALID: 0x0021,
   DECRYPTION_FAILED: 0x0022,

@@ -25,6 +25,7 @@ import {
   encodeSpake2Verify,
   endpointKeyId,
   endpointReceiptInput,
+  MAX_AUTHORIZED_KEYS,
   OWNER_PROTOCOL_VERSION,
   OwnerErrorCode,
   OwnerFrameType,
@@ -122,6 +123,9 @@ export class VehiclePairingSession {
       throw this.#error(OwnerErrorCode.VERIFIER_EXPIRED, "pairing password expired");
     if (active.remainingAttempts === 0)
       throw this.#error(OwnerErrorCode.ATTEMPTS_EXHAUSTED, "verifier locked");
+    // The new key must fit DEVICE_CONFIG's authorized key list afterwards: refuse now, not midway.
+    if (this.vehicle.endpoints.list().length >= MAX_AUTHORIZED_KEYS)
+      throw this.#error(OwnerErrorCode.KEY_SLOTS_FULL, "no free key slot");
     const sessionId = active.record.sessionId;
     const selectResponse = encodeSelectResponse({
       appletVersionMajor: APPLET_VERSION.major,

@@ -87,6 +87,23 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
     expect(f.events).toHaveLength(0);
   });
 
+  it("a vehicle with all 16 key slots taken refuses at SELECT, no attempt spent", async () => {
+    const f = await makeFixture();
+    for (let i = 0; i < 16; i++) {
+      const { publicKey } = crypto.generateKeyPair();
+      f.vehicle.endpoints.add({
+        keyId: Uint8Array.of(i, ...new Uint8Array(15)),
+        publicKey,
+        sessionId: "old",
+        policyFlags: 0,
+        pairedAt: 0,
+      });
+    }
+    const { phone } = await pair(f);
+    expect(failure(phone)).toMatchObject({ code: "KEY_SLOTS_FULL", fromVehicle: true });
+    expect(f.vehicle.verifiers.current()!.remainingAttempts).toBe(3);
+  });
+
   it("tampered SPAKE2 share X (off the curve): the vehicle rejects the point, the attempt is spent", async () => {
     const f = await makeFixture();
     const { phone, vehicle } = await pair(f, {
