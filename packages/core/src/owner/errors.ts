@@ -75,5 +75,7 @@ export function toOwnerProtocolError(error: unknown, phase: OwnerPhase): OwnerPr
   if (error instanceof DecryptionError) return wrap(OwnerErrorCode.DECRYPTION_FAILED, true);
   if (error instanceof TransportError) return wrap(OwnerErrorCode.DISCONNECTED, true);
   if (error instanceof SecureElementError) return wrap(OwnerErrorCode.ENDPOINT_FAILED, true);
+  // The backend refused or failed: the device gives up on this attempt.
+  if (error instanceof ApiError) return wrap(OwnerErrorCode.ABORTED, error.retryAfter !== undefined);
   return wrap(OwnerErrorCode.INTERNAL, false);
 }

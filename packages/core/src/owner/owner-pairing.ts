@@ -36,7 +36,7 @@ import {
   SIGNALING_KEY_ATTESTED,
   signalingReceiptInput,
 } from "./endpoint-messages.ts";
-import { OwnerProtocolError, toOwnerProtocolError } from "./errors.ts";
+import { ApiError, OwnerProtocolError, SecureElementError, toOwnerProtocolError } from "./errors.ts";
 import { encodeKeyAttestation, type KeyAttestation, verifyKeyAttestation } from "./key-attestation.ts";
 import { decodeMailbox } from "./mailbox.ts";
 import { Deadline, OwnerMessenger, throwIfAborted } from "./messenger.ts";
@@ -247,6 +247,8 @@ class PhoneOwnerPairing {
     const sharedKey = prover.verifyConfirmV(verify.evidence);
     if (verify.policyFlags & ~POLICY_FLAGS_KNOWN)
       throw this.#error(OwnerErrorCode.POLICY_REJECTED, "unknown policy flags", false);
+    // The backend's verdict on this attempt comes before the handshake completes.
+    const { transactionId } = await session;
     await m.send(
       OwnerFrameType.SPAKE2_VERIFY_RESPONSE,
       encodeSpake2VerifyResponse({ evidence: confirmP }),
@@ -256,7 +258,6 @@ class PhoneOwnerPairing {
     wipe(sharedKey);
     this.#keys = keys;
     this.#o.link.secure(keys.kenc);
-    const { transactionId } = await session;
     await keychain.set(KeychainItem.sessionId, bootstrap.sessionId);
     await keychain.set(KeychainItem.transactionId, transactionId);
 
@@ -441,11 +442,14 @@ class PhoneOwnerPairing {
         errorCode: failure.code,
       })
       .catch(() => {});
-    const remaining = failure.wireCode === OwnerErrorCode.ATTEMPTS_EXHAUSTED ? 0 : this.#remainingAttempts;
-    const code =
-      failure.wireCode === OwnerErrorCode.INTERNAL && error instanceof Error && "code" in error
-        ? String(error.code)
-        : failure.code;
+    const remaining =
+      failure.wireCode === OwnerErrorCode.ATTEMPTS_EXHAUSTED
+        ? 0
+        : error instanceof ApiError && error.remainingAttempts !== undefined
+          ? Math.min(error.remainingAttempts, this.#remainingAttempts ?? Number.POSITIVE_INFINITY)
+          : this.#remainingAttempts;
+    // A backend or secure element failure keeps its own code for the app; the vehicle saw a wire code.
+    const code = error instanceof ApiError || error instanceof SecureElementError ? error.code : failure.code;
     return {
       phase: failure.phase as OwnerPhaseName,
       code,

@@ -1,8 +1,10 @@
 import {
+  ApiError,
   createMemoryLinkPair,
   KeychainItem,
   OwnerFrameType,
   type OwnerPairingResult,
+  type PairingApi,
   runOwnerPairing,
   runStandardTransaction,
   type SecureElement,
@@ -304,11 +306,35 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
     ]);
     expect(failure(phone)).toMatchObject({
       phase: "endpoint",
-      code: "ENDPOINT_FAILED",
+      code: "SE_BUSY",
       remainingAttempts: 2,
     });
     expect(vehicle).toMatchObject({ kind: "failed", error: { code: "ENDPOINT_FAILED", fromPeer: true } });
     expect(f.events).toMatchObject([{ type: "attempt-failed", remainingAttempts: 2 }]);
+    await expectNothingStored(f);
+  });
+
+  it("a backend that refuses the attempt stops the handshake before it completes", async () => {
+    const f = await makeFixture();
+    const api: PairingApi = {
+      startSession: async () => {
+        throw new ApiError("PAIRING_PASSWORD_EXPIRED", "Pairing password expired", { remainingAttempts: 1 });
+      },
+      confirmConfig: (r) => f.api.confirmConfig(r),
+      requestKeyAttestation: (r) => f.api.requestKeyAttestation(r),
+      reportKtsResponse: (r) => f.api.reportKtsResponse(r),
+    };
+    const links = pairOf();
+    const [phone, vehicle] = await Promise.all([
+      runOwnerPairing({ ...f.phone, api, link: links.phone }),
+      f.vehicle.serve(links.vehicle),
+    ]);
+    expect(failure(phone)).toMatchObject({
+      phase: "spake2",
+      code: "PAIRING_PASSWORD_EXPIRED",
+      remainingAttempts: 1,
+    });
+    expect(vehicle).toMatchObject({ kind: "failed", error: { code: "ABORTED", fromPeer: true } });
     await expectNothingStored(f);
   });
 
