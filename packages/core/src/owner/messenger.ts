@@ -97,6 +97,22 @@ export class OwnerMessenger {
       // The peer is unreachable; closing the link tells it as much.
     }
   }
+
+  /**
+   * Ends the exchange on the vehicle's side. On BLE the central disconnects: closing first could
+   * cut off our last notification or the acknowledgement of the phone's last write. So wait for
+   * the phone to close (any message it still sends is ignored), at most 5 s, then close.
+   */
+  async hangUp(): Promise<void> {
+    if (!this.link.closed) {
+      try {
+        await this.link.receive({ timeoutMs: OwnerTimeouts.response });
+      } catch {
+        // closed by the peer, or it lingered too: either way we are done
+      }
+    }
+    await this.link.close();
+  }
 }
 
 /** Checks an AbortSignal between steps, as a typed `AbortedError`. */

@@ -79,7 +79,7 @@ export class VehiclePairingSession {
     } finally {
       this.#verifier?.destroy();
       if (this.#keys) wipeOwnerPairingKeys(this.#keys);
-      await this.m.link.close();
+      await this.m.hangUp();
     }
   }
 

@@ -116,6 +116,6 @@ export async function runVehicleTransaction(
     return { kind: "failed", error: failure };
   } finally {
     wipe(ephemeral.privateKey, keys?.vehicleToDevice, keys?.deviceToVehicle);
-    await m.link.close();
+    await m.hangUp();
   }
 }

@@ -1,3 +1,4 @@
+import { DeviceKind, type ManufacturerData, pairkitManufacturerData } from "@pairkit/ble";
 import {
   type Clock,
   type Crypto,
@@ -76,9 +77,6 @@ export type VehicleSessionOutcome =
   | { readonly kind: "unlocked"; readonly keyId: Uint8Array }
   | { readonly kind: "failed"; readonly error: OwnerProtocolError };
 
-/** Bluetooth SIG company id reserved for tests; a carmaker uses its own. */
-export const MANUFACTURER_COMPANY_ID = 0xffff;
-
 /**
  * The vehicle simulator: the reference peer for owner pairing and the standard transaction.
  * `serve(link)` handles one connection to its end; the first message decides what it is.
@@ -119,13 +117,12 @@ export class VehicleSimulator implements VehicleProvisioning {
     return removed;
   }
 
-  /**
-   * Manufacturer data (docs/protocol.md §2.1): version 0x01 ‖ kind 0x01 (vehicle) ‖ hint, where
-   * the hint is the vehicle id hash a phone filters on (§3.1).
-   */
-  manufacturerData(): { companyId: number; data: Uint8Array } {
-    const hint = vehicleAdvertisementHash(this.crypto, this.identity.vehicleId);
-    return { companyId: MANUFACTURER_COMPANY_ID, data: Uint8Array.of(0x01, 0x01, ...hint) };
+  /** Manufacturer data (docs/protocol.md §2.1): the hint is the vehicle id hash a phone filters on (§3.1). */
+  manufacturerData(): ManufacturerData {
+    return pairkitManufacturerData(
+      DeviceKind.VEHICLE,
+      vehicleAdvertisementHash(this.crypto, this.identity.vehicleId),
+    );
   }
 
   async serve(link: Link): Promise<VehicleSessionOutcome> {
@@ -147,7 +144,7 @@ export class VehicleSimulator implements VehicleProvisioning {
         "expected SELECT or TXN_START",
       );
       await messenger.reportError(error);
-      await link.close();
+      await messenger.hangUp();
       return { kind: "failed", error };
     }
     if (this.#pairingInProgress) {
@@ -161,7 +158,7 @@ export class VehicleSimulator implements VehicleProvisioning {
         },
       );
       await messenger.reportError(error);
-      await link.close();
+      await messenger.hangUp();
       return { kind: "failed", error };
     }
     this.#pairingInProgress = true;

@@ -47,6 +47,8 @@ describe("seed 001 timeouts, on a fake clock", () => {
     await phone.send({ type: OwnerFrameType.SELECT, payload: select });
     await untilWaiting(clock);
     clock.advance(5_000);
+    await expectErrorFrame(phone, 0x000a);
+    await phone.close(); // the vehicle waits for the central to hang up
     expect(await served).toMatchObject({ kind: "failed", error: { code: "TIMEOUT", phase: "spake2" } });
     expect(f.vehicle.verifiers.current()!.remainingAttempts).toBe(3);
     expect(f.events).toHaveLength(0);
@@ -65,11 +67,13 @@ describe("seed 001 timeouts, on a fake clock", () => {
     });
     await untilWaiting(clock);
     clock.advance(5_000);
+    await expectErrorFrame(phone, 0x000a);
+    await phone.close();
     expect(await served).toMatchObject({ kind: "failed", error: { code: "TIMEOUT", retryAllowed: true } });
     expect(f.events).toMatchObject([{ type: "attempt-failed", remainingAttempts: 2, code: "TIMEOUT" }]);
   });
 
-  it("vehicle: an ERROR frame reports the timeout to the phone", async () => {
+  it("vehicle: after reporting, it waits for the phone to hang up, then at most 5 s", async () => {
     const clock = new FakeClock();
     const f = await makeFixture({ clock });
     const [phone, vehicleLink] = createMemoryLinkPair(clock);
@@ -77,8 +81,12 @@ describe("seed 001 timeouts, on a fake clock", () => {
     await phone.send({ type: OwnerFrameType.SELECT, payload: select });
     await untilWaiting(clock);
     clock.advance(5_000);
-    await served;
     await expectErrorFrame(phone, 0x000a);
+    await untilWaiting(clock);
+    expect(vehicleLink.closed).toBe(false);
+    clock.advance(5_000);
+    await served;
+    expect(vehicleLink.closed).toBe(true);
   });
 
   it("phone: a vehicle that never answers SELECT fails the pairing after 5 s, retry allowed", async () => {
