@@ -1,5 +1,6 @@
 // Vehicle simulator: the reference peer for owner pairing and the standard transaction.
 
+export * from "./ble-connector.ts";
 export * from "./ble-vehicle.ts";
 export * from "./certificates.ts";
 export * from "./endpoint-store.ts";

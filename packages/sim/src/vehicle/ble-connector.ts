@@ -11,8 +11,8 @@ import type { Clock, Crypto, VehicleConnector } from "@pairkit/core";
 
 /**
  * The phone's VehicleConnector over a BLE Central: scan for the owner pairing service with the
- * vehicle id hint, connect, open the pipe, frame it. (Belongs in @pairkit/ble; kept with the
- * tests until it moves there.)
+ * vehicle id hint, connect, open the pipe, frame it. Lives beside the vehicle until @pairkit/ble
+ * takes it (core cannot import BLE; this is the one BLE-aware piece of the phone side).
  */
 export function centralVehicleConnector(
   central: Central,
