@@ -1,7 +1,7 @@
 import { ECParameters, id_ecdsaWithSHA256, id_ecPublicKey, id_secp256r1 } from "@peculiar/asn1-ecc";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { BasicConstraints, Certificate, id_ce_basicConstraints, type Name } from "@peculiar/asn1-x509";
-import { constantTimeEqual } from "../bytes.ts";
+import { concatBytes, constantTimeEqual, fromHex } from "../bytes.ts";
 import type { Crypto } from "../crypto/crypto.ts";
 import { PairkitError } from "../errors.ts";
 
@@ -13,6 +13,8 @@ export class CertificateError extends PairkitError {
 }
 
 const COMMON_NAME = "2.5.4.3";
+/** AlgorithmIdentifier { ecdsa-with-SHA256 } without parameters (RFC 5758 §3.2). */
+const ECDSA_WITH_SHA256_DER = fromHex("300a06082a8648ce3d040302");
 
 interface ParsedCertificate {
   readonly der: Uint8Array;
@@ -24,6 +26,8 @@ interface ParsedCertificate {
 
 /** Offset and total length of the DER element starting at `offset`; strict definite lengths only. */
 function derElement(bytes: Uint8Array, offset: number): { end: number; contentStart: number } {
+  // Certificate and TBSCertificate are both SEQUENCEs; a lenient parser would accept other tags.
+  if (bytes[offset] !== 0x30) throw new CertificateError("not a DER SEQUENCE");
   const first = bytes[offset + 1];
   if (first === undefined) throw new CertificateError("truncated DER");
   let length = first;
@@ -53,7 +57,18 @@ function parse(der: Uint8Array): ParsedCertificate {
   }
   const outer = derElement(der, 0);
   if (outer.end !== der.length) throw new CertificateError("trailing bytes");
-  const tbs = der.slice(outer.contentStart, derElement(der, outer.contentStart).end);
+  const tbsEnd = derElement(der, outer.contentStart).end;
+  const tbs = der.slice(outer.contentStart, tbsEnd);
+  // The signature does not cover what follows the TBSCertificate, so that part must be exactly
+  // the one DER encoding of ecdsa-with-SHA256 and the signature: no alternative tags, no unused bits.
+  const signature = new Uint8Array(cert.signatureValue);
+  if (signature.length > 72) throw new CertificateError("signature too long");
+  const expectedTail = concatBytes(
+    ECDSA_WITH_SHA256_DER,
+    Uint8Array.of(0x03, signature.length + 1, 0x00),
+    signature,
+  );
+  if (!constantTimeEqual(der.subarray(tbsEnd), expectedTail)) throw new CertificateError("not in DER");
   const spki = cert.tbsCertificate.subjectPublicKeyInfo;
   let curve: string | undefined;
   try {
