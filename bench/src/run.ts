@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import { runBleBench } from "./ble.ts";
 import { runCryptoBench } from "./crypto.ts";
 import { runPairingBench } from "./pairing.ts";
 
@@ -8,6 +9,7 @@ const quick = args.includes("--quick");
 const only = args.filter((a) => !a.startsWith("--"));
 const benches: Record<string, () => Promise<unknown>> = {
   crypto: () => runCryptoBench({ quick }),
+  ble: () => runBleBench({ quick }),
   pairing: () => runPairingBench({ quick }),
 };
 
