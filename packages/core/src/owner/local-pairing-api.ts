@@ -1,4 +1,4 @@
-import { toHex } from "../bytes.ts";
+import { toHex, wipe } from "../bytes.ts";
 import type { Crypto, P256KeyPair } from "../crypto/crypto.ts";
 import { type Clock, systemClock } from "../ports/clock.ts";
 import { ApiError } from "./errors.ts";
@@ -24,6 +24,11 @@ export class LocalPairingApi implements PairingApi {
   ) {
     this.#kts = ktsKey;
     this.ktsPublicKey = ktsKey.publicKey.slice();
+  }
+
+  /** Wipes the KTS private key. */
+  destroy(): void {
+    wipe(this.#kts.privateKey);
   }
 
   async startSession(request: { sessionId: string }): Promise<{ transactionId: string }> {

@@ -119,6 +119,12 @@ export class SoftwareSecureElement implements SecureElement {
     return true;
   }
 
+  /** Wipes every key held in memory (the vault's copy stays, encrypted); the object is unusable after. */
+  destroy(): void {
+    for (const e of this.#entries.values()) wipe(e.privateKey, e.setup?.kenc, e.setup?.kmac, e.setup?.krmac);
+    this.#entries = new Map();
+  }
+
   #require(keyId: Uint8Array): Entry {
     const entry = this.#entries.get(toHex(keyId));
     if (!entry) throw new SecureElementError("UNKNOWN_ENDPOINT", "no such endpoint");

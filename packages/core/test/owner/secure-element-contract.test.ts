@@ -104,6 +104,15 @@ describe.each(implementations)("SecureElement contract: $name", ({ make }) => {
   });
 });
 
+describe("destroy", () => {
+  it("wipes the software secure element's keys from memory", async () => {
+    const se = SoftwareSecureElement.inMemory(crypto);
+    const { keyId } = await se.createEndpoint();
+    se.destroy();
+    await expect(se.sign(keyId, utf8("m"))).rejects.toMatchObject({ code: "UNKNOWN_ENDPOINT" });
+  });
+});
+
 describe("file-backed secure element: keys encrypted at rest", () => {
   it("survives a restart with the passphrase; the file holds no key in the clear", async () => {
     const path = await tempPath();

@@ -16,6 +16,7 @@ import {
   systemClock,
   toOwnerProtocolError,
   vehicleAdvertisementHash,
+  wipe,
 } from "@pairkit/core";
 import { EndpointStore } from "./endpoint-store.ts";
 import { VehiclePairingSession } from "./vehicle-pairing.ts";
@@ -101,6 +102,12 @@ export class VehicleSimulator implements VehicleProvisioning {
       ...options.descriptor,
       certificateChain: options.identity.certificateChain,
     });
+  }
+
+  /** Wipes the identity private key and the verifier; the simulator is unusable after. */
+  destroy(): void {
+    this.verifiers.clear();
+    wipe(this.identity.keyPair.privateKey);
   }
 
   emit(event: VehicleEvent): void {

@@ -7,6 +7,7 @@ import {
   type PreparedVerifier,
   prepareVerifier,
   type ScryptParams,
+  wipe,
 } from "@pairkit/core";
 
 /** What the backend provisions to the vehicle for one pairing session (DESIGN.md phase 1). */
@@ -70,8 +71,14 @@ export class VerifierStore {
     return active.remainingAttempts;
   }
 
+  /** Forgets the verifier record (w0 is a password-derived secret). */
+  clear(): void {
+    if (this.#active) wipe(this.#active.record.w0);
+    this.#active = undefined;
+  }
+
   /** A successful pairing uses the verifier up. */
   consume(sessionId: string): void {
-    if (this.#active?.record.sessionId === sessionId) this.#active = undefined;
+    if (this.#active?.record.sessionId === sessionId) this.clear();
   }
 }

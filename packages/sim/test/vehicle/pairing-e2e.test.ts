@@ -63,6 +63,9 @@ describe("owner pairing end to end (memory links)", () => {
     expect(txn).toMatchObject({ ok: true });
     expect(txnOutcome).toMatchObject({ kind: "unlocked" });
     expect(f.events.at(-1)).toMatchObject({ type: "unlocked" });
+
+    f.vehicle.destroy();
+    expect(f.vehicle.identity.keyPair.privateKey.every((b) => b === 0)).toBe(true);
   });
 
   it("pairs without a reachable KTS: key works, attestation is owed", async () => {
