@@ -86,4 +86,8 @@ export interface P256Group {
   mulBaseAdd(k: bigint, P: P256Point): P256Point;
   /** k·P. */
   mul(k: bigint, P: P256Point): P256Point;
+  /** [k·P1, k·P2]: one scalar, two bases (SPAKE2+ w0·M and w0·N; the verifier's Z and V). */
+  mulTwoBases(k: bigint, P1: P256Point, P2: P256Point): [P256Point, P256Point];
+  /** [k1·P, k2·P]: two scalars, one base (the prover's Z and V). */
+  mulTwoScalars(k1: bigint, k2: bigint, P: P256Point): [P256Point, P256Point];
 }

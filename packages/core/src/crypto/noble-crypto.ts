@@ -26,6 +26,8 @@ function expectAesKey(key: Uint8Array, what: string): void {
 export const nobleGroup: P256Group = {
   mulBaseAdd: (k, P) => P256.BASE.multiply(k).add(P),
   mul: (k, P) => P.multiply(k),
+  mulTwoBases: (k, P1, P2) => [P1.multiply(k), P2.multiply(k)],
+  mulTwoScalars: (k1, k2, P) => [P.multiply(k1), P.multiply(k2)],
 };
 
 /**

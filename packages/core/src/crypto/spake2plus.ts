@@ -135,7 +135,8 @@ export interface PreparedW0 {
 
 export function prepareW0(crypto: Crypto, w0: bigint): PreparedW0 {
   checkScalar(w0, "w0");
-  return { w0, w0M: crypto.group.mul(w0, M), w0N: crypto.group.mul(w0, N) };
+  const [w0M, w0N] = crypto.group.mulTwoBases(w0, M, N);
+  return { w0, w0M, w0N };
 }
 
 /** A verifier record ready for handshakes: the vehicle keeps one per pairing session. */
@@ -240,8 +241,9 @@ export class Spake2PlusProver extends Spake2PlusParty {
     if (this.established) throw new Spake2PlusStateError("shareV already received");
     const Y = decodePoint(shareV, "SPAKE2+ shareV");
     const T = nonIdentity(Y.subtract(this.#prepared.w0N), "SPAKE2+ shareV");
-    const Z = encodePoint(nonIdentity(this.crypto.group.mul(this.#x, T), "SPAKE2+ Z"));
-    const V = encodePoint(nonIdentity(this.crypto.group.mul(this.#prepared.w1, T), "SPAKE2+ V"));
+    const [z, v] = this.crypto.group.mulTwoScalars(this.#x, this.#prepared.w1, T);
+    const Z = encodePoint(nonIdentity(z, "SPAKE2+ Z"));
+    const V = encodePoint(nonIdentity(v, "SPAKE2+ V"));
     const schedule = computeKeySchedule(this.crypto, this.params, {
       shareP: this.shareP,
       shareV: shareV.slice(),
@@ -281,8 +283,9 @@ export class Spake2PlusVerifier extends Spake2PlusParty {
     const X = decodePoint(shareP, "SPAKE2+ shareP");
     const shareV = encodePoint(this.crypto.group.mulBaseAdd(this.#y, this.#prepared.w0N));
     const T = nonIdentity(X.subtract(this.#prepared.w0M), "SPAKE2+ shareP");
-    const Z = encodePoint(nonIdentity(this.crypto.group.mul(this.#y, T), "SPAKE2+ Z"));
-    const V = encodePoint(nonIdentity(this.crypto.group.mul(this.#y, this.#prepared.L), "SPAKE2+ V"));
+    const [z, v] = this.crypto.group.mulTwoBases(this.#y, T, this.#prepared.L);
+    const Z = encodePoint(nonIdentity(z, "SPAKE2+ Z"));
+    const V = encodePoint(nonIdentity(v, "SPAKE2+ V"));
     const schedule = computeKeySchedule(this.crypto, this.params, {
       shareP: shareP.slice(),
       shareV,

@@ -6,19 +6,21 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
-  hkdfSync,
+  ECDH,
   randomBytes,
   scrypt,
   sign,
   verify,
 } from "node:crypto";
-import { concatBytes, expectLength } from "../bytes.ts";
+import { normalizeZ } from "@noble/curves/abstract/curve.js";
+import { bytesToBigint, concatBytes, expectLength } from "../bytes.ts";
 import type { Crypto, P256Group, P256Point } from "../crypto/crypto.ts";
 import { decodeDerSignature, encodeDerSignature, signatureToCompact } from "../crypto/ecdsa-der.ts";
 import { nobleCrypto, nobleGroup } from "../crypto/noble-crypto.ts";
 import { decodePoint, decodeScalar, encodeScalar, P256, P256_ORDER } from "../crypto/p256.ts";
 import { AbortedError, DecryptionError, InvalidLengthError } from "../errors.ts";
 
+const Fp = P256.Fp;
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
 
 // DER prefixes that turn raw P-256 keys into the SPKI / PKCS#8 structures node:crypto imports.
@@ -35,44 +37,130 @@ function gcmAlgorithm(key: Uint8Array): "aes-128-gcm" | "aes-256-gcm" {
   throw new InvalidLengthError("AES-GCM key", "16 or 32", key.length);
 }
 
-/** x-coordinate of k·P computed natively; one OpenSSL ECDH. */
-function nativeEcdhX(k: bigint, pointBytes: Uint8Array): Uint8Array {
+/** An OpenSSL ECDH context holding scalar k (setting it costs one fast fixed-base multiplication). */
+function ecdhWith(k: bigint): ECDH {
   const ecdh = createECDH("prime256v1");
   ecdh.setPrivateKey(encodeScalar(k));
-  return u8(ecdh.computeSecret(pointBytes));
+  return ecdh;
+}
+
+function xOf(ecdh: ECDH, point: P256Point): bigint {
+  return bytesToBigint(ecdh.computeSecret(point.toBytes(false)));
+}
+
+/** One of ±(x, y): OpenSSL decompresses 02‖x natively, far faster than a JS square root. */
+function liftX(x: bigint): P256Point {
+  const compressed = concatBytes(Uint8Array.of(0x02), encodeScalar(x));
+  return P256.fromBytes(
+    u8(ECDH.convertKey(compressed, "prime256v1", undefined, undefined, "uncompressed") as Buffer),
+  );
+}
+
+/** x(P) = X/Z in noble's homogeneous coordinates: compared without an inversion. */
+function hasX(P: P256Point, x: bigint): boolean {
+  return !P.is0() && Fp.eql(P.X, Fp.mul(x, P.Z));
 }
 
 /**
- * Full-point scalar multiplication from node:crypto, which only exposes x-only ECDH.
- * Q = k·P: x(Q) from one ECDH, then y = ±sqrt(x³ − 3x + b); the sign is fixed by a second
- * ECDH with k+1, since x(Q + P) differs from x(−Q + P) for any P of odd (prime) order.
- * Falls back to noble for the two scalars where k+1 is 0 mod n.
+ * node:crypto only exposes x-only ECDH, so full points are recovered: x(Q) from an ECDH, ±Q by
+ * native decompression, and the sign from one more ECDH on a known anchor. For two products
+ * at once, a single extra ECDH fixes both signs: of the four candidates ±Q1 ±Q2 + A, only the
+ * true one has the anchor ECDH's x-coordinate — unless two coincide, which needs a relation
+ * between the points with negligible probability; then we fall back to one anchor per point.
  */
-function nativeMul(k: bigint, P: P256Point): P256Point {
-  const k1 = k + 1n;
-  if (k1 >= P256_ORDER) return nobleGroup.mul(k, P);
-  const pBytes = P.toBytes(false);
-  const x = nativeEcdhX(k, pBytes);
-  const xNext = nativeEcdhX(k1, pBytes);
-  const candidate = P256.fromBytes(concatBytes(Uint8Array.of(0x02), x));
-  const next = candidate.add(P).toBytes(true).subarray(1);
-  return equalX(next, xNext) ? candidate : candidate.negate();
+function resolveSigns(
+  q1: P256Point,
+  q2: P256Point,
+  anchor: P256Point,
+  anchorX: bigint,
+): [P256Point, P256Point] | undefined {
+  const sum = q1.add(q2);
+  const difference = q1.subtract(q2);
+  const matches: Array<[P256Point, P256Point]> = [];
+  if (hasX(sum.add(anchor), anchorX)) matches.push([q1, q2]);
+  if (hasX(difference.add(anchor), anchorX)) matches.push([q1, q2.negate()]);
+  if (hasX(anchor.subtract(difference), anchorX)) matches.push([q1.negate(), q2]);
+  if (hasX(anchor.subtract(sum), anchorX)) matches.push([q1.negate(), q2.negate()]);
+  return matches.length === 1 ? matches[0] : undefined;
 }
 
-function equalX(a: Uint8Array, b: Uint8Array): boolean {
-  // Public values (points derived for the transcript); ordinary comparison is fine.
-  return Buffer.compare(a, b) === 0;
+/** P1 + P2, remembered for fixed pairs (SPAKE2+'s M and N) so it is computed and normalised once. */
+const anchors = new WeakMap<P256Point, WeakMap<P256Point, P256Point>>();
+function anchorFor(P1: P256Point, P2: P256Point): P256Point {
+  const byP2 = anchors.get(P1) ?? new WeakMap<P256Point, P256Point>();
+  anchors.set(P1, byP2);
+  const sum = byP2.get(P2) ?? P1.add(P2);
+  byP2.set(P2, sum);
+  return sum;
+}
+
+/** k·P with one anchor: x((k+1)·P) = x(Q + P) tells Q from −Q (P has odd prime order). */
+function nativeMul(k: bigint, P: P256Point): P256Point {
+  if (k + 1n >= P256_ORDER) return nobleGroup.mul(k, P);
+  const q = liftX(xOf(ecdhWith(k), P));
+  return hasX(q.add(P), xOf(ecdhWith(k + 1n), P)) ? q : q.negate();
 }
 
 /** Group operations on OpenSSL's P-256 (constant-time nistz256 on x86-64). */
 export const nodeGroup: P256Group = {
   mulBaseAdd(k, P) {
-    const ecdh = createECDH("prime256v1");
-    ecdh.setPrivateKey(encodeScalar(k));
-    return P256.fromBytes(u8(ecdh.getPublicKey())).add(P);
+    return P256.fromBytes(u8(ecdhWith(k).getPublicKey())).add(P);
   },
+
   mul: nativeMul,
+
+  mulTwoBases(k, P1, P2) {
+    // Anchor: (k+1)·(P1 + P2) = Q1 + Q2 + (P1 + P2).
+    const sum = anchorFor(P1, P2);
+    if (k + 1n < P256_ORDER && !sum.is0()) {
+      // One field inversion for all three affine encodings instead of one each.
+      const [a1, a2, anchor] = normalizeZ(P256, [P1, P2, sum]) as [P256Point, P256Point, P256Point];
+      const ecdh = ecdhWith(k);
+      const q1 = liftX(xOf(ecdh, a1));
+      const q2 = liftX(xOf(ecdh, a2));
+      const resolved = resolveSigns(q1, q2, anchor, xOf(ecdhWith(k + 1n), anchor));
+      if (resolved) return resolved;
+    }
+    return [nativeMul(k, P1), nativeMul(k, P2)];
+  },
+
+  mulTwoScalars(k1, k2, P) {
+    // Anchor: (k1+k2+1)·P = Q1 + Q2 + P.
+    const kSum = (k1 + k2 + 1n) % P256_ORDER;
+    if (kSum !== 0n) {
+      const q1 = liftX(xOf(ecdhWith(k1), P));
+      const q2 = liftX(xOf(ecdhWith(k2), P));
+      const resolved = resolveSigns(q1, q2, P, xOf(ecdhWith(kSum), P));
+      if (resolved) return resolved;
+    }
+    return [nativeMul(k1, P), nativeMul(k2, P)];
+  },
 };
+
+/**
+ * RFC 5869 HKDF-SHA256 from node:crypto HMACs. node's own hkdfSync builds a KeyObject per call,
+ * which costs more than the two or three HMACs SPAKE2+ and the session keys need.
+ */
+function hkdfWithHmac(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 1 || length > 255 * 32)
+    throw new InvalidLengthError("HKDF output", "1..8160", length);
+  const prk = createHmac("sha256", salt.length > 0 ? salt : new Uint8Array(32))
+    .update(ikm)
+    .digest();
+  const out = new Uint8Array(length);
+  let block: Uint8Array = new Uint8Array(0);
+  for (let i = 0, offset = 0; offset < length; i++) {
+    block = createHmac("sha256", prk)
+      .update(block)
+      .update(info)
+      .update(Uint8Array.of(i + 1))
+      .digest();
+    out.set(block.subarray(0, length - offset), offset);
+    offset += block.length;
+  }
+  prk.fill(0);
+  return out;
+}
 
 /**
  * The Node back-end: node:crypto (OpenSSL) for hashing, AEAD, scrypt, ECDSA and ECDH; noble
@@ -84,7 +172,7 @@ export const nodeCrypto: Crypto = {
   randomBytes: (length) => u8(randomBytes(length)),
   sha256: (data) => u8(createHash("sha256").update(data).digest()),
   hmacSha256: (key, data) => u8(createHmac("sha256", key).update(data).digest()),
-  hkdfSha256: (ikm, salt, info, length) => new Uint8Array(hkdfSync("sha256", ikm, salt, info, length)),
+  hkdfSha256: hkdfWithHmac,
 
   aesGcmEncrypt(key, nonce, plaintext, aad) {
     expectLength(nonce, 12, "AES-GCM nonce");
@@ -131,7 +219,12 @@ export const nodeCrypto: Crypto = {
   generateKeyPair() {
     const ecdh = createECDH("prime256v1");
     ecdh.generateKeys();
-    return { privateKey: u8(ecdh.getPrivateKey()), publicKey: u8(ecdh.getPublicKey()) };
+    // OpenSSL drops leading zero bytes of the scalar; keys are always 32 bytes here.
+    const privateKey = new Uint8Array(32);
+    const raw = ecdh.getPrivateKey();
+    privateKey.set(raw, 32 - raw.length);
+    raw.fill(0);
+    return { privateKey, publicKey: u8(ecdh.getPublicKey()) };
   },
 
   publicKeyOf(privateKey) {
@@ -143,7 +236,7 @@ export const nodeCrypto: Crypto = {
   ecdh(privateKey, publicKey) {
     const k = decodeScalar(privateKey, "private key");
     decodePoint(publicKey, "ECDH public key");
-    return nativeEcdhX(k, publicKey);
+    return u8(ecdhWith(k).computeSecret(publicKey));
   },
 
   ecdsaSign(privateKey, message) {
