@@ -138,9 +138,14 @@ export class CardChannel {
 
   /** The next message of this session, authenticated and decrypted once keyed. */
   async receive(phase: CardPhase, timeoutMs = this.#options.timeoutMs): Promise<CardMessage> {
+    return this.open(await this.receiveWrapper(phase, timeoutMs), phase);
+  }
+
+  /** The next wrapper, decoded but not yet checked against the session or opened. */
+  async receiveWrapper(phase: CardPhase, timeoutMs = this.#options.timeoutMs): Promise<WrapperFields> {
     const { signal } = this.#options;
     const message = await this.#options.link.receive(signal ? { timeoutMs, signal } : { timeoutMs });
-    return this.open(decodeLinkMessage(message, phase), phase);
+    return decodeLinkMessage(message, phase);
   }
 
   /** Checks a decoded wrapper against the session and opens it. */

@@ -74,7 +74,11 @@ export async function expectMessage(
   type: ActiveCardEvent,
   timeoutMs?: number,
 ): Promise<CardMessage> {
-  const message = await channel.receive(phase, timeoutMs);
+  return checkExpected(await channel.receive(phase, timeoutMs), phase, type);
+}
+
+/** {@link expectMessage} for a message already received. */
+export function checkExpected(message: CardMessage, phase: CardPhase, type: ActiveCardEvent): CardMessage {
   const refusal = refusalIn(message, phase);
   if (refusal) throw refusal;
   if (message.type !== type) {

@@ -15,6 +15,7 @@ import {
   type Crypto,
   challengeMessage,
   checkEmpty,
+  checkExpected,
   checkNonce,
   checkPublicKey,
   checkSource,
@@ -285,6 +286,7 @@ export class CardSimulator {
       "ecdh",
     );
     const ephemeral = crypto.generateKeyPair();
+    let key: Uint8Array;
     try {
       await channel.send(ActiveCardEvent.SEND_ECDH_PUBLIC_KEY, ECDHPublicKeySchema, {
         pubkey: ephemeral.publicKey,
@@ -299,18 +301,27 @@ export class CardSimulator {
         ),
       });
       const sharedSecret = crypto.ecdh(ephemeral.privateKey, phoneEphemeral.pubkey);
-      const key = deriveCardSessionKey(crypto, {
+      key = deriveCardSessionKey(crypto, {
         sharedSecret,
         sessionId,
         phoneEphemeralPublicKey: phoneEphemeral.pubkey,
         cardEphemeralPublicKey: ephemeral.publicKey,
       });
-      channel.secure(key);
-      wipe(sharedSecret, key);
+      wipe(sharedSecret);
     } finally {
       wipe(ephemeral.privateKey);
     }
-    await expectMessage(channel, "ecdh", ActiveCardEvent.ECDH_EXCHANGE_ACK);
+    // A phone that rejects our key can only answer in plaintext; a sealed answer must be its
+    // encrypted ack under the new key.
+    try {
+      const answer = await channel.receiveWrapper("ecdh");
+      if (answer.sealed) channel.secure(key);
+      checkExpected(channel.open(answer, "ecdh"), "ecdh", ActiveCardEvent.ECDH_EXCHANGE_ACK);
+      if (!channel.keyed)
+        throw new CardProtocolError("NOT_ENCRYPTED", "ecdh", "ECDH_EXCHANGE_ACK must be encrypted");
+    } finally {
+      wipe(key);
+    }
     await channel.send(ActiveCardEvent.ECDH_EXCHANGE_ACK, ECDHExchangeAckSchema, { success: true });
     return { key: identity.pubkey, reconnect: identity.reconnect };
   }

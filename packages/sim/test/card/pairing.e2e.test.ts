@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   ActiveCardPhone,
-  CardProtocolError,
   CardRefusedError,
   MemoryPairedCardStore,
   nobleCrypto,
@@ -131,5 +130,3 @@ describe("card simulator persistence and QR rendering", () => {
     }
   });
 });
-
-export { CardProtocolError };

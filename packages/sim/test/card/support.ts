@@ -115,9 +115,16 @@ export function editContents<S extends Parameters<typeof fromBinary>[0]>(
   });
 }
 
-/** Starts the card serving a fresh memory link; returns the phone's end and the errors seen. */
-export function connect(card: CardSimulator, clock?: Clock) {
-  const [phoneLink, cardLink] = createMemoryLinkPair(clock);
+type Tamper = (message: LinkMessage, index: number) => LinkMessage[];
+
+/**
+ * Starts the card serving a fresh memory link; returns the phone's end and the errors the card
+ * reported. `phone`/`card` tamper with what that side sends.
+ */
+export function connect(card: CardSimulator, options: { clock?: Clock; phone?: Tamper; card?: Tamper } = {}) {
+  const [phoneEnd, cardEnd] = createMemoryLinkPair(options.clock);
+  const phoneLink: Link = options.phone ? new TamperLink(phoneEnd, options.phone) : phoneEnd;
+  const cardLink: Link = options.card ? new TamperLink(cardEnd, options.card) : cardEnd;
   const errors: PairkitError[] = [];
   const served = card.serve(cardLink, { onError: (e) => errors.push(e) });
   return { phoneLink, cardLink, errors, served };
