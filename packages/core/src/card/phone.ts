@@ -76,6 +76,7 @@ export class ActiveCardPhone {
     const phoneIdentity = this.#crypto.generateKeyPair();
     try {
       const channel = await this.#handshake(link, qr.identityPublicKey, phoneIdentity, false, options);
+      const established = this.#clock.now();
       try {
         await channel.send(ActiveCardEvent.SEND_USER_IDENTITY, UserIdentitySchema, {
           encryptedUserId: userIdBytes,
@@ -93,7 +94,7 @@ export class ActiveCardPhone {
           pairedAt: this.#clock.now(),
         };
         await this.#store.put(card);
-        return this.#session(channel, qr.deviceId);
+        return this.#session(channel, qr.deviceId, established);
       } catch (error) {
         channel.destroy();
         throw error;
@@ -115,18 +116,19 @@ export class ActiveCardPhone {
     const identity = { privateKey: card.phoneIdentityPrivateKey, publicKey: card.phoneIdentityPublicKey };
     try {
       const channel = await this.#handshake(link, card.cardIdentityPublicKey, identity, true, options);
-      return this.#session(channel, deviceId);
+      return this.#session(channel, deviceId, this.#clock.now());
     } finally {
       wipe(card.phoneIdentityPrivateKey);
     }
   }
 
-  #session(channel: CardChannel, deviceId: string): CardSession {
+  /** The lifetime runs from the end of the handshake (docs §4.8), as on the card. */
+  #session(channel: CardChannel, deviceId: string, established: number): CardSession {
     return new CardSession(channel, {
       deviceId,
       store: this.#store,
       clock: this.#clock,
-      expiresAt: this.#clock.now() + this.#lifetimeMs,
+      expiresAt: established + this.#lifetimeMs,
     });
   }
 
