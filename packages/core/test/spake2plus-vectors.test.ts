@@ -16,7 +16,7 @@ import {
 } from "../src/index.ts";
 import { backends } from "./backends.ts";
 
-const vectorsDir = new URL("../../../../shared/vectors/", import.meta.url);
+const vectorsDir = new URL("./vectors/", import.meta.url);
 const read = (name: string) =>
   JSON.parse(readFileSync(new URL(name, vectorsDir), "utf8")) as Record<string, unknown>;
 /** A vector file as a lookup that throws on a missing field instead of yielding undefined. */
