@@ -2,8 +2,6 @@ import {
   createCipheriv,
   createDecipheriv,
   createECDH,
-  createPrivateKey,
-  createPublicKey,
   generateKeyPairSync,
   hkdfSync,
   randomBytes,
