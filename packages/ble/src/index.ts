@@ -10,3 +10,8 @@ export * from "./framing/frame-type.ts";
 export * from "./framing/link-params.ts";
 export * from "./framing/reassembler.ts";
 export * from "./framing/timeouts.ts";
+export * from "./gatt/frame-channels.ts";
+export type * from "./gatt/types.ts";
+export * from "./gatt/uuids.ts";
+export { SimCentral, SimPeripheral, SimRadio, type SimRadioOptions } from "./sim/sim-radio.ts";
+export { openRadioCentral, openRadioPeripheral, RadioCentral, RadioPeripheral } from "./ws/radio-client.ts";

@@ -1,4 +1,7 @@
 // Active Card firmware simulator (seed 002).
+
+export * from "./card-peripheral.ts";
+export * from "./card-process.ts";
 export * from "./card-simulator.ts";
 export * from "./card-store.ts";
 export * from "./file-card-store.ts";
