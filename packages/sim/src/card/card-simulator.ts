@@ -87,6 +87,7 @@ export class CardSimulator {
   readonly #clock: Clock;
   readonly #identityPrivateKey: Uint8Array;
   #state: CardState;
+  #writes: Promise<void> = Promise.resolve();
 
   private constructor(options: CardSimulatorOptions, state: CardState) {
     this.#options = options;
@@ -368,29 +369,42 @@ export class CardSimulator {
     if (ownerUser && userId !== ownerUser) {
       throw new CardProtocolError("USER_MISMATCH", "binding", "user is not the card's owner");
     }
-    const others = this.#state.pairedPhones.filter((p) => !constantTimeEqual(p.identityPublicKey, phoneKey));
-    if (others.length >= (this.#options.maxPairedPhones ?? DEFAULT_MAX_PAIRED_PHONES)) {
-      throw new CardProtocolError("PAIRING_FULL", "binding", "no room for another phone");
-    }
     const phone = { identityPublicKey: phoneKey.slice(), userId, pairedAt: this.#clock.now() };
-    await this.#commit({ ...this.#state, pairedPhones: [...others, phone] });
+    await this.#update((state) => {
+      const others = state.pairedPhones.filter((p) => !constantTimeEqual(p.identityPublicKey, phoneKey));
+      if (others.length >= (this.#options.maxPairedPhones ?? DEFAULT_MAX_PAIRED_PHONES)) {
+        throw new CardProtocolError("PAIRING_FULL", "binding", "no room for another phone");
+      }
+      return { ...state, pairedPhones: [...others, phone] };
+    });
     await channel.send(ActiveCardEvent.PAIRING_CONFIRMATION, PairingConfirmationSchema, { confirmed: true });
   }
 
   async #forget(channel: CardChannel, message: CardMessage, phoneKey: Uint8Array): Promise<void> {
     checkEmpty(message.body, "forget", "FORGET_DEVICE");
-    if (!this.#isPaired(phoneKey)) throw new CardProtocolError("NOT_PAIRED", "forget", "phone is not paired");
-    const remaining = this.#state.pairedPhones.filter(
-      (p) => !constantTimeEqual(p.identityPublicKey, phoneKey),
-    );
-    await this.#commit({ ...this.#state, pairedPhones: remaining });
+    await this.#update((state) => {
+      const remaining = state.pairedPhones.filter((p) => !constantTimeEqual(p.identityPublicKey, phoneKey));
+      if (remaining.length === state.pairedPhones.length) {
+        throw new CardProtocolError("NOT_PAIRED", "forget", "phone is not paired");
+      }
+      return { ...state, pairedPhones: remaining };
+    });
     await channel.send(ActiveCardEvent.FORGET_ACK, ForgetAckSchema, { erased: true });
   }
 
-  /** Saves first, then adopts: a failed write leaves the card as it was. */
-  async #commit(state: CardState): Promise<void> {
-    await this.#options.store.save(state);
-    this.#state = state;
+  /**
+   * Changes the stored state: one change at a time, each computed from the state the previous
+   * one left (sessions on several links may overlap), saved first and adopted after, so a
+   * failed write leaves the card as it was.
+   */
+  #update(change: (state: CardState) => CardState): Promise<void> {
+    const done = this.#writes.then(async () => {
+      const state = change(this.#state);
+      await this.#options.store.save(state);
+      this.#state = state;
+    });
+    this.#writes = done.catch(() => {});
+    return done;
   }
 
   #isPaired(phoneKey: Uint8Array): boolean {

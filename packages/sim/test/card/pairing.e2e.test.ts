@@ -109,6 +109,24 @@ describe("card simulator persistence and QR rendering", () => {
     }
   });
 
+  it("sessions on several links at once lose no pairing", async () => {
+    const card = await CardSimulator.open({ crypto: nodeCrypto, store: new MemoryCardStore(), ...cardInfo });
+    const qr = parseQrPayload(card.qrText(), Date.now());
+    const links = [connect(card), connect(card), connect(card)];
+    const sessions = await Promise.all(
+      links.map((link) =>
+        new ActiveCardPhone({ crypto: nodeCrypto, store: new MemoryPairedCardStore() }).pair(
+          link.phoneLink,
+          qr,
+          "bob@example.com",
+        ),
+      ),
+    );
+    expect(card.pairedPhones).toHaveLength(3);
+    await Promise.all(sessions.map((s) => s.forget()));
+    expect(card.pairedPhones).toHaveLength(0);
+  });
+
   it("renders its QR code for a terminal", async () => {
     const card = await CardSimulator.open({ crypto: nodeCrypto, store: new MemoryCardStore(), ...cardInfo });
     const text = await renderQrTerminal(card.qrText());
