@@ -33,7 +33,7 @@ export async function measureInterleaved(
   return cases.map((c, index) => ({ name: c.name, ms: median(samples[index]!), rounds: samples[index]! }));
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import { runBleBench } from "./ble.ts";
 import { runCryptoBench } from "./crypto.ts";
 
 /** `npm run bench [-- --quick] [-- name…]`: runs the benchmarks, prints tables, writes bench/results/<name>.json. */
@@ -7,6 +8,7 @@ const quick = args.includes("--quick");
 const only = args.filter((a) => !a.startsWith("--"));
 const benches: Record<string, () => Promise<unknown>> = {
   crypto: () => runCryptoBench({ quick }),
+  ble: () => runBleBench({ quick }),
 };
 
 const resultsDir = new URL("../results/", import.meta.url);
