@@ -10,11 +10,10 @@ import {
   openCentralFrameChannel,
   openRadioCentral,
 } from "@pairkit/ble";
+import { type RadioServer, startRadioServer } from "@pairkit/ble/node";
 import { ActiveCardPhone, CardRefusedError, MemoryPairedCardStore, parseQrPayload } from "@pairkit/core";
 import { nodeCrypto, readQrFromPng } from "@pairkit/core/node";
 import { afterEach, describe, expect, it } from "vitest";
-// The radio server is Node-only and not in @pairkit/ble's barrel.
-import { type RadioServer, startRadioServer } from "../../../ble/src/ws/radio-server.ts";
 
 const tsx = fileURLToPath(new URL("../../../../node_modules/.bin/tsx", import.meta.url));
 const entry = fileURLToPath(new URL("../../src/card/card-process.ts", import.meta.url));
