@@ -5,3 +5,4 @@ export {
   openFileSecureElement,
 } from "./file-secure-element.ts";
 export { nodeCrypto, nodeGroup } from "./node-crypto.ts";
+export { readQrFromPng } from "./qr-png.ts";
