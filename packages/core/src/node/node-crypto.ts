@@ -15,7 +15,7 @@ import {
   verify,
 } from "node:crypto";
 import { normalizeZ } from "@noble/curves/abstract/curve.js";
-import { bytesToBigint, concatBytes, constantTimeEqual, expectLength } from "../bytes.ts";
+import { bytesToBigint, concatBytes, expectLength } from "../bytes.ts";
 import type { Crypto, P256Group, P256Point } from "../crypto/crypto.ts";
 import { decodeDerSignature, encodeDerSignature, signatureToCompact } from "../crypto/ecdsa-der.ts";
 import { nobleCrypto, nobleGroup } from "../crypto/noble-crypto.ts";
@@ -51,23 +51,13 @@ function verifyingKey(publicKey: Uint8Array): KeyObject {
   return key;
 }
 
-const signingKeys = new WeakMap<Uint8Array, { readonly digest: Uint8Array; readonly key: KeyObject }>();
-
 /**
- * The imported form of a private key, kept for as long as the caller keeps the very same
- * buffer (an identity key signs twice per Active Card handshake; the card's signs every
- * session) and only while its bytes are unchanged: a SHA-256 of them is checked on every use,
- * so a wiped or rewritten buffer is imported afresh. The KeyObject goes when the buffer is
- * collected; like every JS copy of a secret, that is not an erasure guarantee.
+ * A private key imported for one signature. Not cached: a cached KeyObject would keep the
+ * secret in native memory after the caller wipes its buffer, defeating `destroy()`.
  */
 function signingKey(privateKey: Uint8Array): KeyObject {
-  const digest = u8(createHash("sha256").update(privateKey).digest());
-  const cached = signingKeys.get(privateKey);
-  if (cached && constantTimeEqual(cached.digest, digest)) return cached.key;
   const publicKey = u8(ecdhWith(decodeScalar(privateKey, "private key")).getPublicKey());
-  const key = createPrivateKey({ key: p256Jwk(publicKey, privateKey), format: "jwk" });
-  signingKeys.set(privateKey, { digest, key });
-  return key;
+  return createPrivateKey({ key: p256Jwk(publicKey, privateKey), format: "jwk" });
 }
 
 function p256Jwk(publicKey: Uint8Array, privateKey?: Uint8Array): NodeJsonWebKey {

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { nobleCrypto } from "../../src/index.ts";
 import { nodeCrypto } from "../../src/node/index.ts";
 
-// The Node back-end keeps imported keys between calls (bench/src/card.ts); reuse must never
-// sign with stale key material or verify against the wrong key.
+// The Node back-end keeps imported public keys between calls and imports private keys per
+// call; neither may sign with stale key material or verify against the wrong key.
 describe("node back-end key reuse", () => {
   it("a private key buffer rewritten in place signs with its new bytes", () => {
     const a = nodeCrypto.generateKeyPair();
