@@ -8,7 +8,6 @@ import {
   sign,
   verify,
 } from "node:crypto";
-import { pathToFileURL } from "node:url";
 import {
   ActiveCardPhone,
   type Crypto,
@@ -149,18 +148,4 @@ export async function runCardBench(options: { quick?: boolean } = {}): Promise<o
     ratios: Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, round3(v)])),
     targets,
   };
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const { mkdirSync, writeFileSync } = await import("node:fs");
-  const quick = process.argv.includes("--quick");
-  const result = await runCardBench({ quick });
-  const dir = new URL("../results/", import.meta.url);
-  mkdirSync(dir, { recursive: true });
-  const file = new URL("card.json", dir);
-  writeFileSync(
-    file,
-    `${JSON.stringify({ bench: "card", date: new Date().toISOString(), quick, ...result }, null, 2)}\n`,
-  );
-  console.log(`wrote ${file.pathname}`);
 }

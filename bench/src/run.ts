@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { runBleBench } from "./ble.ts";
+import { runCardBench } from "./card.ts";
 import { runCryptoBench } from "./crypto.ts";
 import { runPairingBench } from "./pairing.ts";
 
@@ -11,6 +12,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   crypto: () => runCryptoBench({ quick }),
   ble: () => runBleBench({ quick }),
   pairing: () => runPairingBench({ quick }),
+  card: () => runCardBench({ quick }),
 };
 
 const resultsDir = new URL("../results/", import.meta.url);
