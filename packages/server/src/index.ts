@@ -1,2 +1,14 @@
-// The pairing backend. Filled by the server issue.
-export {};
+// The pairing backend (seeds 000/001): HTTP API, vehicle link, storage, audit.
+export { type BuildOptions, buildServer, REDACTED_PATHS } from "./app.ts";
+export { type AuditVerification, verifyAuditChain } from "./audit/audit-log.ts";
+export { type Env, loadConfig, type ServerConfig } from "./config.ts";
+export { type Db, openDatabase } from "./db/database.ts";
+export { DEMO } from "./db/demo-data.ts";
+export { API_ERRORS, ApiError, type ApiErrorCode, ConfigError } from "./errors.ts";
+export * from "./vehicle-link/messages.ts";
+export {
+  type VehicleEvent,
+  VehicleLinkClient,
+  type VehicleLinkClientOptions,
+  type VehicleLinkHandlers,
+} from "./vehicle-link/vehicle-link-client.ts";

@@ -1,0 +1,231 @@
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import { type Clock, type Crypto, systemClock, toHex } from "@pairkit/core";
+import { nodeCrypto } from "@pairkit/core/node";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import pino, { type DestinationStream, type Logger } from "pino";
+import { createAuthenticator } from "./auth/authenticator.ts";
+import { DevIssuer } from "./auth/dev-issuer.ts";
+import type { ServerConfig } from "./config.ts";
+import { type Db, openDatabase } from "./db/database.ts";
+import { seedDemoData } from "./db/demo-data.ts";
+import { installErrorHandlers } from "./http/error-handler.ts";
+import { ErrorReply } from "./http/schemas.ts";
+import { KeyTrackingSigner } from "./kts/attestation.ts";
+import { Mailer } from "./mail/mailer.ts";
+import { startMaintenance } from "./maintenance.ts";
+import { Metrics } from "./metrics/metrics.ts";
+import { DerivationQueue } from "./pairing/derivation-queue.ts";
+import { handleVehicleEvent } from "./pairing/vehicle-events.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import { devRoutes } from "./routes/dev.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { keysRoutes } from "./routes/keys.ts";
+import { ktsRoutes } from "./routes/kts.ts";
+import { pairingRoutes } from "./routes/pairing.ts";
+import { portalRoutes } from "./routes/portal.ts";
+import type { Services } from "./services.ts";
+import {
+  type EmbeddedBroker,
+  SERVER_MQTT_USERNAME,
+  startEmbeddedBroker,
+} from "./vehicle-link/embedded-broker.ts";
+import { ServerVehicleLink } from "./vehicle-link/server-link.ts";
+import { authenticateVehicle } from "./vehicles/credentials.ts";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+export interface BuildOptions {
+  readonly clock?: Clock;
+  readonly crypto?: Crypto;
+  /** Where logs go (stdout by default); tests capture them to check redaction. */
+  readonly logStream?: DestinationStream;
+}
+
+/** Field names whose values never reach a log line (at the top level or one level down). */
+const SECRET_FIELDS = [
+  "password",
+  "pairingPassword",
+  "pin",
+  "token",
+  "userToken",
+  "deepLink",
+  "w0",
+  "L",
+  "privateKey",
+  "identityPrivateKey",
+  "raw",
+];
+
+/**
+ * Paths pino replaces with "[redacted]": the authorization header and every secret field. Fastify
+ * does not log bodies; this covers headers, error details and our own calls. (pino has no recursive
+ * wildcard: code must not log secrets nested deeper than one level.)
+ */
+export const REDACTED_PATHS = [
+  "req.headers.authorization",
+  "req.headers.cookie",
+  ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`]),
+];
+
+export function createLogger(config: ServerConfig, stream?: DestinationStream): Logger {
+  return pino(
+    {
+      level: config.logLevel,
+      redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+      serializers: {
+        // Only the path: a query string is the one place a client could put a secret in a URL.
+        req: (req: { method?: string; url?: string; id?: string }) => ({
+          id: req.id,
+          method: req.method,
+          path: req.url?.split("?")[0],
+        }),
+      },
+    },
+    stream,
+  );
+}
+
+/**
+ * The app factory: opens the database (migrating it), seeds demo data in development, starts
+ * the embedded MQTT broker or connects to the external one, and returns a Fastify instance whose
+ * `close()` releases all of it. Tests call `inject()` on it; `pairkit serve` calls `listen()`.
+ */
+export async function buildServer(
+  config: ServerConfig,
+  options: BuildOptions = {},
+): Promise<FastifyInstance> {
+  const clock = options.clock ?? systemClock;
+  const crypto = options.crypto ?? nodeCrypto;
+  const log = createLogger(config, options.logStream);
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.splice(0).reverse())
+      await fn().catch((err: unknown) => log.error({ err }, "shutdown step failed"));
+  };
+
+  try {
+    const db: Db = await openDatabase(config.database);
+    cleanups.push(() => db.destroy());
+    if (config.seedDemoData) await seedDemoData(db, crypto, config.pairing.scrypt, new Date(clock.now()));
+
+    const devIssuer =
+      config.mode === "development"
+        ? await DevIssuer.create(config.jwt.issuer, config.jwt.audience)
+        : undefined;
+
+    let services: Services | undefined;
+    const onEvent = async (vehicleId: string, event: Parameters<typeof handleVehicleEvent>[2]) => {
+      if (services) await handleVehicleEvent(services, vehicleId, event);
+    };
+    const onWarning = (message: string, vehicleId: string | undefined, err?: unknown) =>
+      log.warn({ vehicleId, err }, `vehicle link: ${message}`);
+
+    let link: ServerVehicleLink;
+    let mqttUrl: string;
+    if (config.mqtt.kind === "embedded") {
+      const serverPassword = toHex(crypto.randomBytes(32));
+      const broker: EmbeddedBroker = await startEmbeddedBroker({
+        host: config.mqtt.host,
+        port: config.mqtt.port,
+        serverPassword,
+        authenticateVehicle: (vehicleId, password) => authenticateVehicle(db, crypto, vehicleId, password),
+        onError: (err) => log.warn({ err }, "embedded broker"),
+      });
+      cleanups.push(() => broker.close());
+      mqttUrl = broker.url;
+      link = await ServerVehicleLink.connect({
+        url: broker.url,
+        username: SERVER_MQTT_USERNAME,
+        password: serverPassword,
+        clock,
+        onEvent,
+        onWarning,
+      });
+    } else {
+      mqttUrl = config.mqtt.url;
+      link = await ServerVehicleLink.connect({
+        url: config.mqtt.url,
+        username: config.mqtt.username,
+        password: config.mqtt.password,
+        clock,
+        onEvent,
+        onWarning,
+      });
+    }
+    cleanups.push(() => link.close());
+
+    const mailer = await Mailer.create(db, config.mail);
+    cleanups.push(() => mailer.close());
+
+    const derivation = new DerivationQueue(config.derivation.concurrency, config.derivation.maxQueue);
+    const metrics = new Metrics(derivation);
+    services = {
+      config,
+      db,
+      crypto,
+      clock,
+      log,
+      authenticate: createAuthenticator(config.jwt, devIssuer, db, clock),
+      devIssuer,
+      link,
+      mqttUrl,
+      derivation,
+      metrics,
+      // Development without KTS_PRIVATE_KEY: a per-process key (attestations do not survive a restart).
+      kts: new KeyTrackingSigner(crypto, config.ktsPrivateKey ?? crypto.generateKeyPair().privateKey),
+      mailer,
+    };
+
+    const app = Fastify({
+      loggerInstance: log as FastifyBaseLogger,
+      bodyLimit: config.bodyLimitBytes,
+      // Refuse what the schema does not allow instead of silently stripping or coercing it.
+      ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+      return503OnClosing: true,
+    });
+    app.decorate("services", services);
+    const stopMaintenance = startMaintenance(services, config.maintenanceIntervalSeconds * 1000);
+    cleanups.push(stopMaintenance);
+    app.addHook("onClose", cleanup);
+    app.addHook("onResponse", async (request, reply) => {
+      metrics.httpRequests.inc({
+        method: request.method,
+        route: request.routeOptions.url ?? "unmatched",
+        status: String(reply.statusCode),
+      });
+    });
+    app.addSchema(ErrorReply);
+    installErrorHandlers(app);
+
+    await app.register(swagger, {
+      openapi: {
+        openapi: "3.1.0",
+        info: {
+          title: "pairkit pairing backend",
+          version: "0.1.0",
+          description: "Owner pairing (seeds 000/001): pairing passwords, sessions, KTS, owner keys.",
+        },
+        components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: "/docs" });
+    app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+    await app.register(async (scope) => healthRoutes(scope, services));
+    await app.register(async (scope) => pairingRoutes(scope, services));
+    await app.register(async (scope) => ktsRoutes(scope, services));
+    await app.register(async (scope) => keysRoutes(scope, services));
+    await app.register(async (scope) => portalRoutes(scope, services));
+    await app.register(async (scope) => adminRoutes(scope, services));
+    if (config.mode === "development") await app.register(async (scope) => devRoutes(scope, services));
+    return app;
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

@@ -1,0 +1,65 @@
+import type { Clock } from "@pairkit/core";
+import { createLocalJWKSet, createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
+import type { JwtConfig } from "../config.ts";
+import type { Db } from "../db/database.ts";
+import type { UserRole } from "../db/schema.ts";
+import { ApiError } from "../errors.ts";
+import type { DevIssuer } from "./dev-issuer.ts";
+
+export interface Principal {
+  readonly userId: string;
+  readonly role: UserRole;
+}
+
+/** Asymmetric algorithms only: a shared-secret (HS*) or `none` token is never accepted. */
+const ALGORITHMS = ["ES256", "ES384", "RS256", "PS256", "EdDSA"];
+
+export type Authenticator = (token: string | undefined) => Promise<Principal>;
+
+/**
+ * Verifies a user JWT (signature against the issuer's JWKS, `iss`, `aud`, `exp`/`nbf` with 30 s of
+ * clock skew) and maps its subject to a known user. Identity comes from the token; the role comes
+ * from the database, so the issuer cannot grant the agent role by itself.
+ */
+export function createAuthenticator(
+  config: JwtConfig,
+  devIssuer: DevIssuer | undefined,
+  db: Db,
+  clock: Clock,
+): Authenticator {
+  let keys: JWTVerifyGetKey;
+  if (config.jwksUrl !== undefined) keys = createRemoteJWKSet(new URL(config.jwksUrl));
+  else if (devIssuer !== undefined) keys = createLocalJWKSet(devIssuer.jwks);
+  else throw new Error("authenticator: neither a JWKS URL nor a development issuer");
+
+  return async (token) => {
+    if (token === undefined || token === "")
+      throw new ApiError("UNAUTHENTICATED", "a bearer token is required");
+    let subject: string | undefined;
+    try {
+      const { payload } = await jwtVerify(token, keys, {
+        issuer: config.issuer,
+        audience: config.audience,
+        algorithms: ALGORITHMS,
+        clockTolerance: 30,
+        currentDate: new Date(clock.now()),
+        requiredClaims: ["sub", "exp"],
+      });
+      subject = payload.sub;
+    } catch (cause) {
+      // jose's message names the failed check (issuer, audience, expiry) and never the token.
+      throw new ApiError("UNAUTHENTICATED", "invalid token", { cause });
+    }
+    const user = subject
+      ? await db.selectFrom("users").select(["id", "role"]).where("id", "=", subject).executeTakeFirst()
+      : undefined;
+    if (!user) throw new ApiError("UNAUTHENTICATED", "unknown user");
+    return { userId: user.id, role: user.role };
+  };
+}
+
+/** The token of an `Authorization: Bearer …` header, undefined when absent or another scheme. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = header?.match(/^Bearer ([A-Za-z0-9._~+/-]+=*)$/);
+  return match?.[1];
+}

@@ -1,0 +1,262 @@
+import { type Static, Type } from "@sinclair/typebox";
+
+/**
+ * Request and reply schemas of the HTTP API. Field names follow seed 001 §4 exactly so that the
+ * SDK's PairingApi adapter is a thin fetch wrapper; additions are marked.
+ */
+
+export const ErrorReply = Type.Object(
+  {
+    code: Type.String({ description: "Stable machine-readable code (docs/api.md lists them)" }),
+    message: Type.String(),
+    remainingAttempts: Type.Optional(Type.Integer({ minimum: 0 })),
+    retryAfter: Type.Optional(Type.Integer({ minimum: 0, description: "Seconds; also sent as Retry-After" })),
+  },
+  { $id: "ErrorReply", title: "Error (seed 001 §4)" },
+);
+export type ErrorReply = Static<typeof ErrorReply>;
+
+export const errorReplies = {
+  "4xx": Type.Ref("ErrorReply"),
+  "5xx": Type.Ref("ErrorReply"),
+} as const;
+
+export const VehicleId = Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" });
+export const Uuid = Type.String({ format: "uuid" });
+export const Base64 = (minBytes: number, maxBytes: number) =>
+  Type.String({
+    pattern: "^[A-Za-z0-9+/]*={0,2}$",
+    minLength: 4 * Math.ceil(minBytes / 3),
+    maxLength: 4 * Math.ceil(maxBytes / 3),
+    contentEncoding: "base64",
+  });
+export const Hex = (bytes: number) => Type.String({ pattern: `^[0-9a-fA-F]{${2 * bytes}}$` });
+export const Jwt = Type.String({
+  minLength: 16,
+  maxLength: 8192,
+  pattern: "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$",
+});
+
+export const ScryptParamsSchema = Type.Object(
+  { N: Type.Integer({ minimum: 2 }), r: Type.Integer({ minimum: 1 }), p: Type.Integer({ minimum: 1 }) },
+  { additionalProperties: false },
+);
+
+export const DeviceInfo = Type.Object(
+  {
+    platform: Type.Union([
+      Type.Literal("android"),
+      Type.Literal("ios"),
+      Type.Literal("web"),
+      Type.Literal("node"),
+    ]),
+    model: Type.String({ minLength: 1, maxLength: 100 }),
+    appVersion: Type.String({ minLength: 1, maxLength: 50 }),
+  },
+  { additionalProperties: false },
+);
+
+export const PasswordRequestBody = Type.Object(
+  {
+    vehicleId: VehicleId,
+    userToken: Type.Optional({
+      ...Jwt,
+      description: "Seed 001 §4; the Authorization header may carry it instead",
+    }),
+    deviceInfo: DeviceInfo,
+    replaceExisting: Type.Optional(
+      Type.Boolean({
+        description:
+          "Addition: replace the active owner device; its key is revoked when this pairing completes",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type PasswordRequestBody = Static<typeof PasswordRequestBody>;
+
+export const PasswordReply = Type.Object({
+  sessionId: Uuid,
+  pairingPassword: Type.String({ pattern: "^[0-9]{8}$" }),
+  expiresAt: Type.String({ format: "date-time" }),
+  maxAttempts: Type.Integer({ minimum: 1 }),
+  scrypt: ScryptParamsSchema,
+  deepLink: Type.String({
+    description: "Addition (DESIGN.md): hands the password to the native pairing screen",
+  }),
+});
+export type PasswordReply = Static<typeof PasswordReply>;
+
+export const DevTokenBody = Type.Object(
+  {
+    userId: Type.String({ minLength: 1, maxLength: 64 }),
+    ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
+  },
+  { additionalProperties: false },
+);
+export const DevTokenReply = Type.Object({ token: Type.String(), expiresIn: Type.Integer() });
+
+export const VehicleCredentialBody = Type.Object(
+  { identityPublicKey: Type.Optional(Base64(65, 65)) },
+  { additionalProperties: false },
+);
+export const VehicleCredentialReply = Type.Object({
+  vehicleId: VehicleId,
+  mqttUrl: Type.String(),
+  username: Type.String(),
+  clientId: Type.String(),
+  password: Type.String(),
+});
+
+export const SessionStartBody = Type.Object(
+  {
+    sessionId: Uuid,
+    devicePublicInfo: Type.Object(
+      { deviceNonce: Base64(16, 16), pointX: Base64(65, 65) },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SessionStartBody = Static<typeof SessionStartBody>;
+
+export const SessionStartReply = Type.Object({
+  transactionId: Uuid,
+  vehiclePublicKey: Type.String({
+    description: "The vehicle's identity public key, SEC1 uncompressed, base64",
+  }),
+  policyFlags: Type.Integer({ minimum: 0, maximum: 255 }),
+  vehicleNonce: Type.String({
+    description: "16-byte backend nonce naming this transaction (docs/api.md), base64",
+  }),
+  remainingAttempts: Type.Integer({ minimum: 0, description: "Addition: attempts left after this one" }),
+});
+export type SessionStartReply = Static<typeof SessionStartReply>;
+
+export const ConfigConfirmBody = Type.Object(
+  {
+    transactionId: Uuid,
+    configDigest: Hex(32),
+    endpointIdHash: Hex(16),
+    seStatus: Type.Integer({ minimum: 0, maximum: 255 }),
+  },
+  { additionalProperties: false },
+);
+export type ConfigConfirmBody = Static<typeof ConfigConfirmBody>;
+
+export const ConfigConfirmReply = Type.Object({
+  ack: Type.Literal(true),
+  ktsEndpointUrl: Type.Optional(Type.String({ description: "Absent when seStatus reported a failure" })),
+  keyId: Type.Optional(Uuid),
+});
+export type ConfigConfirmReply = Static<typeof ConfigConfirmReply>;
+
+export const KtsResponseBody = Type.Object(
+  {
+    transactionId: Uuid,
+    keyAttestation: Type.Object(
+      { signature: Base64(8, 72), issuedAt: Type.String({ format: "date-time" }) },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type KtsResponseBody = Static<typeof KtsResponseBody>;
+
+export const AckReply = Type.Object({ ack: Type.Literal(true) });
+
+export const KtsRegisterBody = Type.Object(
+  { transactionId: Uuid, endpointPublicKey: Base64(65, 65) },
+  { additionalProperties: false },
+);
+export type KtsRegisterBody = Static<typeof KtsRegisterBody>;
+
+export const KeyAttestationReply = Type.Object({
+  keyId: Uuid,
+  vehicleId: VehicleId,
+  endpointPublicKeyHash: Type.String({ description: "SHA-256 of the endpoint public key, hex" }),
+  issuedAt: Type.String({ format: "date-time" }),
+  signature: Type.String({ description: "ECDSA P-256 DER over the attestation bytes (docs/api.md), base64" }),
+});
+export type KeyAttestationReply = Static<typeof KeyAttestationReply>;
+
+export const KtsPublicKeyReply = Type.Object({
+  algorithm: Type.Literal("ECDSA-P256-SHA256"),
+  publicKey: Type.String({ description: "SEC1 uncompressed, base64" }),
+});
+
+export const KeySummary = Type.Object({
+  keyId: Uuid,
+  vehicleId: VehicleId,
+  role: Type.Literal("owner"),
+  state: Type.Union([Type.Literal("active"), Type.Literal("revoking"), Type.Literal("revoked")]),
+  attested: Type.Boolean(),
+  createdAt: Type.String({ format: "date-time" }),
+  revokedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+});
+export const KeysReply = Type.Object({ keys: Type.Array(KeySummary) });
+export const KeyIdParams = Type.Object({ keyId: Uuid });
+export const RevokeReply = Type.Object({ keyId: Uuid, state: Type.Literal("revoking") });
+
+export const Vin = Type.String({ pattern: "^[A-Za-z0-9]{11,17}$" });
+export const Pin = Type.String({ pattern: "^[0-9]{4,8}$" });
+
+export const PortalLinkBody = Type.Object(
+  {
+    vin: Vin,
+    email: Type.String({ format: "email", maxLength: 254 }),
+    pin: Pin,
+    replaceExisting: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type PortalLinkBody = Static<typeof PortalLinkBody>;
+
+export const HotlineLinkBody = Type.Object(
+  { vin: Vin, pin: Pin, replaceExisting: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export type HotlineLinkBody = Static<typeof HotlineLinkBody>;
+
+export const AcceptedReply = Type.Object({ accepted: Type.Literal(true) });
+
+export const RedeemBody = Type.Object(
+  { token: Type.String({ pattern: "^[A-Za-z0-9_-]{43}$" }) },
+  { additionalProperties: false },
+);
+export type RedeemBody = Static<typeof RedeemBody>;
+
+export const NewUserBody = Type.Object(
+  {
+    id: Type.String({ pattern: "^[A-Za-z0-9_.@-]{1,64}$", description: "The `sub` of the user's tokens" }),
+    email: Type.String({ format: "email", maxLength: 254 }),
+    displayName: Type.String({ minLength: 1, maxLength: 100 }),
+    role: Type.Union([Type.Literal("customer"), Type.Literal("agent"), Type.Literal("admin")]),
+  },
+  { additionalProperties: false },
+);
+export type NewUserBody = Static<typeof NewUserBody>;
+
+export const NewVehicleBody = Type.Object(
+  {
+    id: VehicleId,
+    vin: Vin,
+    model: Type.String({ minLength: 1, maxLength: 100 }),
+    identityPublicKey: Base64(65, 65),
+    policyFlags: Type.Integer({ minimum: 0, maximum: 255 }),
+  },
+  { additionalProperties: false },
+);
+export type NewVehicleBody = Static<typeof NewVehicleBody>;
+
+export const OwnershipBody = Type.Object(
+  { userId: Type.String({ minLength: 1, maxLength: 64 }), pin: Pin },
+  { additionalProperties: false },
+);
+export type OwnershipBody = Static<typeof OwnershipBody>;
+
+export const SubscriptionBody = Type.Object(
+  { userId: Type.String({ minLength: 1, maxLength: 64 }), validUntil: Type.String({ format: "date-time" }) },
+  { additionalProperties: false },
+);
+export type SubscriptionBody = Static<typeof SubscriptionBody>;

@@ -1,0 +1,123 @@
+import { sql } from "kysely";
+import { appendAudit } from "./audit/audit-log.ts";
+import { revokeKeyOnVehicle } from "./keys/revocation.ts";
+import type { Services } from "./services.ts";
+
+export interface MaintenanceReport {
+  readonly expiredSessions: number;
+  readonly mailsSent: number;
+  readonly mailsDiscarded: number;
+  readonly revocationsRetried: number;
+}
+
+/** E-mails are retried this many times; then they stay unsent for an operator to look at. */
+const MAX_MAIL_ATTEMPTS = 5;
+
+/**
+ * Periodic upkeep, safe to run on every replica at once (each step is a conditional statement or
+ * idempotent): expire live sessions past their deadline, retry unsent e-mails while their link is
+ * still valid (and clear the bodies of the rest, which hold dead one-time links), and re-send
+ * revocations the vehicle has not acknowledged yet.
+ */
+export async function runMaintenance(services: Services): Promise<MaintenanceReport> {
+  const { db, crypto, clock, config, metrics, mailer, log } = services;
+  const now = new Date(clock.now());
+
+  const expired = await db.transaction().execute(async (tx) => {
+    const rows = await tx
+      .updateTable("pairingSessions")
+      .set({ status: "expired", failureCode: "PAIRING_PASSWORD_EXPIRED" })
+      .where("status", "in", ["provisioning", "open"])
+      .where("expiresAt", "<=", now)
+      .returning(["sessionId", "vehicleId"])
+      .execute();
+    for (const row of rows) {
+      await appendAudit(
+        tx,
+        crypto,
+        { actor: "system", event: "pairing.expired", vehicleId: row.vehicleId, sessionId: row.sessionId },
+        now,
+      );
+    }
+    return rows.length;
+  });
+  if (expired > 0) metrics.pairings.inc({ outcome: "expired" }, expired);
+
+  const linkDeadline = new Date(now.getTime() - config.portal.linkTtlSeconds * 1000);
+  const discarded = await db
+    .updateTable("emailOutbox")
+    .set({ body: "" })
+    .where("sentAt", "is", null)
+    .where("createdAt", "<=", linkDeadline)
+    .where("body", "!=", "")
+    .executeTakeFirst();
+  const pending = await db
+    .selectFrom("emailOutbox")
+    .select("id")
+    .where("sentAt", "is", null)
+    .where("createdAt", ">", linkDeadline)
+    .where("attempts", "<", MAX_MAIL_ATTEMPTS)
+    .execute();
+  let mailsSent = 0;
+  for (const { id } of pending) {
+    if (
+      await mailer.deliver(id).catch((err: unknown) => log.warn({ err, outboxId: id }, "e-mail retry failed"))
+    )
+      mailsSent++;
+  }
+
+  const stuck = await db
+    .selectFrom("digitalKeys")
+    .select(["keyId", "vehicleId", "keyMaterialHash"])
+    .where("state", "=", "revoking")
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom("verifierDeliveries")
+            .select(sql`1`.as("one"))
+            .whereRef("verifierDeliveries.keyId", "=", "digitalKeys.keyId")
+            .where("verifierDeliveries.status", "=", "pending")
+            // A pending delivery older than twice the ack timeout lost its waiter (a replica stopped).
+            .where(
+              "verifierDeliveries.sentAt",
+              ">",
+              new Date(now.getTime() - 2 * config.pairing.vehicleAckTimeoutMs),
+            ),
+        ),
+      ),
+    )
+    .execute();
+  for (const key of stuck) {
+    revokeKeyOnVehicle(services, key.vehicleId, key.keyId, key.keyMaterialHash).catch((err: unknown) =>
+      log.warn({ err, keyId: key.keyId }, "revocation still not acknowledged"),
+    );
+  }
+
+  return {
+    expiredSessions: expired,
+    mailsSent,
+    mailsDiscarded: Number(discarded.numUpdatedRows),
+    revocationsRetried: stuck.length,
+  };
+}
+
+/** Runs maintenance every `intervalMs`; the returned function stops it and waits for a run in progress. */
+export function startMaintenance(services: Services, intervalMs: number): () => Promise<void> {
+  let cancel: (() => void) | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const tick = () => {
+    running = runMaintenance(services)
+      .then(() => undefined)
+      .catch((err: unknown) => services.log.error({ err }, "maintenance failed"))
+      .finally(() => {
+        if (!stopped) cancel = services.clock.setTimeout(tick, intervalMs);
+      });
+  };
+  cancel = services.clock.setTimeout(tick, intervalMs);
+  return async () => {
+    stopped = true;
+    cancel?.();
+    await running;
+  };
+}

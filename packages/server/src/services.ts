@@ -1,0 +1,30 @@
+import type { Clock, Crypto } from "@pairkit/core";
+import type { Logger } from "pino";
+import type { Authenticator } from "./auth/authenticator.ts";
+import type { DevIssuer } from "./auth/dev-issuer.ts";
+import type { ServerConfig } from "./config.ts";
+import type { Db } from "./db/database.ts";
+import type { KeyTrackingSigner } from "./kts/attestation.ts";
+import type { Mailer } from "./mail/mailer.ts";
+import type { Metrics } from "./metrics/metrics.ts";
+import type { DerivationQueue } from "./pairing/derivation-queue.ts";
+import type { ServerVehicleLink } from "./vehicle-link/server-link.ts";
+
+/** What route plugins and domain functions share; built once by buildServer. */
+export interface Services {
+  readonly config: ServerConfig;
+  readonly db: Db;
+  readonly crypto: Crypto;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly authenticate: Authenticator;
+  /** Present in development mode only. */
+  readonly devIssuer: DevIssuer | undefined;
+  readonly link: ServerVehicleLink;
+  /** The broker URL vehicles connect to. */
+  readonly mqttUrl: string;
+  readonly derivation: DerivationQueue;
+  readonly metrics: Metrics;
+  readonly kts: KeyTrackingSigner;
+  readonly mailer: Mailer;
+}
