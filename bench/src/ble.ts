@@ -1,29 +1,24 @@
 import {
   ATT_OVERHEAD,
+  DeviceKind,
   FRAME_HEADER_SIZE,
   type FrameChannel,
   FramedLink,
   FrameType,
+  findPeripheral,
   frameCount,
+  OWNER_COMMAND_CHARACTERISTIC,
+  OWNER_PAIRING_PIPE,
+  OWNER_PAIRING_SERVICE,
+  openCentralFrameChannel,
+  openPeripheralFrameChannel,
+  pairkitManufacturerData,
+  pairkitScanFilter,
   SEALED_OVERHEAD,
+  SimRadio,
 } from "@pairkit/ble";
 import { constantTimeEqual, type LinkMessage, systemClock } from "@pairkit/core";
 import { nodeCrypto } from "@pairkit/core/node";
-// The simulated radio and the GATT layer are not exported by @pairkit/ble on main yet (branch
-// ble-radio adds them to the package entry); until then the bench reaches them by path.
-import {
-  DeviceKind,
-  pairkitManufacturerData,
-  pairkitScanFilter,
-} from "../../packages/ble/src/gatt/advertising-data.ts";
-import { findPeripheral } from "../../packages/ble/src/gatt/connect.ts";
-import {
-  OWNER_PAIRING_PIPE,
-  openCentralFrameChannel,
-  openPeripheralFrameChannel,
-} from "../../packages/ble/src/gatt/frame-channels.ts";
-import { OWNER_COMMAND_CHARACTERISTIC, OWNER_PAIRING_SERVICE } from "../../packages/ble/src/gatt/uuids.ts";
-import { SimRadio } from "../../packages/ble/src/sim/sim-radio.ts";
 import { median, printTable, round3 } from "./measure.ts";
 
 /**

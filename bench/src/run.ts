@@ -1,6 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { runBleBench } from "./ble.ts";
+import { runCardBench } from "./card.ts";
 import { runCryptoBench } from "./crypto.ts";
+import { runPairingBench } from "./pairing.ts";
 
 /** `npm run bench [-- --quick] [-- name…]`: runs the benchmarks, prints tables, writes bench/results/<name>.json. */
 const args = process.argv.slice(2);
@@ -9,6 +11,8 @@ const only = args.filter((a) => !a.startsWith("--"));
 const benches: Record<string, () => Promise<unknown>> = {
   crypto: () => runCryptoBench({ quick }),
   ble: () => runBleBench({ quick }),
+  pairing: () => runPairingBench({ quick }),
+  card: () => runCardBench({ quick }),
 };
 
 const resultsDir = new URL("../results/", import.meta.url);

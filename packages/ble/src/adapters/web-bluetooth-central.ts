@@ -198,11 +198,12 @@ class WebBluetoothGattClient implements GattClient {
   async discoverServices(options?: OperationOptions): Promise<readonly ServiceInfo[]> {
     if (!this.connected) throw notConnectedError();
     const discover = async () => {
-      const services = await this.server.getPrimaryServices();
+      // Web Bluetooth reports "none found" as NotFoundError rather than an empty list.
+      const services = await orNone(this.server.getPrimaryServices());
       const out: ServiceInfo[] = [];
       for (const service of services) {
         const uuid = canonicalUuid(service.uuid);
-        const characteristics = await service.getCharacteristics();
+        const characteristics = await orNone(service.getCharacteristics());
         for (const c of characteristics) this.#characteristics.set(`${uuid}/${canonicalUuid(c.uuid)}`, c);
         out.push({
           uuid,
@@ -285,6 +286,15 @@ function properties(c: BluetoothCharacteristicLike): CharacteristicProperty[] {
   if (c.properties.write) out.push("write");
   if (c.properties.notify || c.properties.indicate) out.push("notify");
   return out;
+}
+
+async function orNone<T>(request: Promise<T[]>): Promise<T[]> {
+  try {
+    return await request;
+  } catch (error) {
+    if (isDomError(error, "NotFoundError")) return [];
+    throw error;
+  }
 }
 
 function isDomError(error: unknown, name: string): boolean {

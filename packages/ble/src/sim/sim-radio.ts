@@ -1,4 +1,5 @@
 import { AbortedError, type Clock, systemClock, TransportError } from "@pairkit/core";
+import { MIN_ATT_MTU } from "../framing/frame-size.ts";
 import { matchesFilters } from "../gatt/advertisement.ts";
 import { AsyncQueue } from "../gatt/async-queue.ts";
 import { withDeadline } from "../gatt/deadline.ts";
@@ -21,9 +22,9 @@ import { SimConnection } from "./sim-connection.ts";
 export const DEFAULT_CONNECTION_INTERVAL_MS = 30;
 /** Core Vol 3 Part F 3.3.3: an ATT request unanswered for 30 s ends the bearer. */
 export const ATT_TIMEOUT_MS = 30_000;
-/** The minimum ATT MTU of BLE (Core Vol 3 Part F 3.2.8). */
-export const MIN_ATT_MTU = 23;
 export const DEFAULT_ATT_MTU = 247;
+/** ATT_MTU cannot exceed 517: the longest attribute value (512) plus the 5-byte worst-case header. */
+export const MAX_ATT_MTU = 517;
 
 export interface SimRadioOptions {
   readonly clock?: Clock;
@@ -293,8 +294,11 @@ export class SimPeripheral implements Peripheral {
 
 function checkMtu(mtu: number | undefined): number {
   const value = mtu ?? DEFAULT_ATT_MTU;
-  if (!Number.isInteger(value) || value < MIN_ATT_MTU || value > 517) {
-    throw new TransportError("INVALID_MTU", `ATT MTU must be an integer in [23, 517], got ${value}`);
+  if (!Number.isInteger(value) || value < MIN_ATT_MTU || value > MAX_ATT_MTU) {
+    throw new TransportError(
+      "INVALID_MTU",
+      `ATT MTU must be an integer in [${MIN_ATT_MTU}, ${MAX_ATT_MTU}], got ${value}`,
+    );
   }
   return value;
 }

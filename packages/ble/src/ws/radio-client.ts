@@ -251,7 +251,16 @@ class RadioGattClient implements GattClient {
     const stopEvents = socket.events.add((m) => {
       if (!m.has("connectionId") || m.uint("connectionId") !== connectionId) return;
       if (m.kind === "notification") {
-        this.#notifications.get(`${m.uuid("service")}/${m.uuid("characteristic")}`)?.(m.bytes("value"));
+        const listener = this.#notifications.get(`${m.uuid("service")}/${m.uuid("characteristic")}`);
+        const value = m.bytes("value");
+        // A malformed event closes the radio (the server broke the protocol); a throwing listener must not.
+        try {
+          listener?.(value);
+        } catch (error) {
+          queueMicrotask(() => {
+            throw error;
+          });
+        }
       } else if (m.kind === "disconnected") {
         end(new TransportError(m.string("code"), m.string("message")));
       }

@@ -19,6 +19,8 @@ import {
   type WireObject,
 } from "./wire.ts";
 
+const MAX_MESSAGE_BYTES = 1 << 20;
+
 export interface RadioServerOptions {
   /** 0 (the default) picks a free port. */
   readonly port?: number;
@@ -39,7 +41,12 @@ export interface RadioServer {
  */
 export async function startRadioServer(options: RadioServerOptions = {}): Promise<RadioServer> {
   const radio = options.radio instanceof SimRadio ? options.radio : new SimRadio(options.radio);
-  const wss = new WebSocketServer({ port: options.port ?? 0, host: options.host ?? "127.0.0.1" });
+  const wss = new WebSocketServer({
+    port: options.port ?? 0,
+    host: options.host ?? "127.0.0.1",
+    // A radio message carries at most one ATT value (≤ 512 bytes) or a GATT table: 1 MiB is ample.
+    maxPayload: MAX_MESSAGE_BYTES,
+  });
   await new Promise<void>((resolve, reject) => {
     wss.once("listening", resolve);
     wss.once("error", reject);
@@ -66,6 +73,7 @@ class NodeSession {
   #services: readonly ServiceDefinition[] = [];
   #nextConnection = 1;
   #nextWrite = 1;
+  #gone = false;
   readonly #clients = new Map<number, GattClient>();
   readonly #servers = new Map<number, GattServerConnection>();
   readonly #subscriptions = new Map<string, Subscription>();
@@ -178,6 +186,11 @@ class NodeSession {
       const client = await this.#central!.connect(m.string("peripheralId"), {
         timeoutMs: m.uint("timeoutMs"),
       });
+      if (this.#gone) {
+        // The socket closed while connecting: nobody would ever release this connection.
+        await client.disconnect();
+        throw new GattError("NOT_CONNECTED", "the central left");
+      }
       const connectionId = this.#nextConnection++;
       this.#clients.set(connectionId, client);
       client.onDisconnect((cause) => {
@@ -298,6 +311,7 @@ class NodeSession {
   }
 
   #closed(): void {
+    this.#gone = true;
     for (const scan of this.#scans.values()) scan.abort();
     for (const client of this.#clients.values()) client.disconnect();
     for (const pending of this.#writes.values())

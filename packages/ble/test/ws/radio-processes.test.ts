@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { toHex } from "@pairkit/core";
 import { afterEach, describe, expect, it } from "vitest";
+import { FrameType } from "../../src/framing/frame-type.ts";
+import type { InterceptedPdu } from "../../src/sim/faults.ts";
 import { type RadioServer, startRadioServer } from "../../src/ws/radio-server.ts";
 
 const tsx = fileURLToPath(new URL("../../../../node_modules/.bin/tsx", import.meta.url));
@@ -38,18 +41,43 @@ function run(script: string, args: string[]) {
 }
 
 describe("WebSocket radio across processes", () => {
-  it("a phone process and a vehicle process exchange frames through the shared air", async () => {
-    server = await startRadioServer({ radio: { connectionIntervalMs: 5 } });
-    const vehicle = run("vehicle-peer.ts", [server.url]);
+  it("a phone process and a vehicle process exchange encrypted, chunked messages through FramedLink", async () => {
+    server = await startRadioServer({ radio: { connectionIntervalMs: 2 } });
+    // A passive eavesdropper on the shared air: it records every PDU and changes nothing.
+    const air: InterceptedPdu[] = [];
+    server.radio.faults = {
+      mitm: (pdu) => {
+        air.push(pdu);
+        return undefined;
+      },
+    };
+    const key = toHex(Uint8Array.from({ length: 32 }, (_, i) => i * 3 + 1));
+    const secret = "CONFIDENTIAL-CONFIG ".repeat(60);
+    const vehicle = run("vehicle-peer.ts", [server.url, key]);
     await vehicle.printed("ready");
-    const phone = await run("phone-peer.ts", [server.url, "alpha,bravo,charlie"]).exited;
+    const phone = await run("phone-peer.ts", [server.url, key, secret]).exited;
     expect(phone.stderr).toBe("");
     expect(phone.code).toBe(0);
     expect(JSON.parse(phone.stdout)).toEqual({
       peripheral: "vehicle-proc",
       mtu: 185,
-      answers: ["ahpla", "ovarb", "eilrahc"],
+      frameSize: 182,
+      select: "elcihev olleh",
+      ackType: FrameType.DEVICE_CONFIG_ACK,
+      ackMatches: true,
     });
     expect((await vehicle.exited).code).toBe(0);
+
+    const onAir = (kind: InterceptedPdu["kind"]) =>
+      air.filter((p) => p.kind === kind).map((p) => Buffer.from(p.value).toString("latin1"));
+    // The SELECT went in clear; the 1200-byte config took many writes and never appeared in clear.
+    expect(onAir("write").some((v) => v.includes("hello vehicle"))).toBe(true);
+    expect(onAir("write").length).toBeGreaterThan(1200 / 182);
+    expect(onAir("notification").length).toBeGreaterThan(1200 / 182);
+    for (const value of [...onAir("write"), ...onAir("notification")]) {
+      expect(value).not.toContain("CONFIDENTIAL");
+      expect(value).not.toContain("GIFNOC");
+    }
+    expect(air.every((p) => p.value.length <= 182)).toBe(true);
   });
 });

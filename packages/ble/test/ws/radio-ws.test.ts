@@ -88,6 +88,23 @@ describe("WebSocket radio", () => {
     await phone.close();
   });
 
+  it("a node that leaves the air drops its connections: the peer sees a disconnect", async () => {
+    server = await startRadioServer({ radio: { connectionIntervalMs: 2 } });
+    const { vehicle, connections } = await vehicleOnRadio(server.url);
+    const phone = await openRadioCentral(server.url);
+    await phone.connect("vehicle", { timeoutMs: 2000 });
+    await expect.poll(() => connections.length).toBe(1);
+    const gone = new Promise((resolve) => connections[0]!.onDisconnect(resolve));
+    await phone.close();
+    expect(await gone).toMatchObject({ code: "DISCONNECTED" });
+    // The vehicle advertises again and a new central can connect.
+    const next = await openRadioCentral(server.url);
+    const client = await next.connect("vehicle", { timeoutMs: 2000 });
+    expect(client.connected).toBe(true);
+    await next.close();
+    await vehicle.close();
+  });
+
   it("answers malformed requests with a BAD_REQUEST error and keeps the session", async () => {
     server = await startRadioServer();
     const socket = new WebSocket(server.url);

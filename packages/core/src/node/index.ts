@@ -1,2 +1,8 @@
-/** Node-only entry of @pairkit/core: back-ends that need node:crypto. */
+/** Node-only entry of @pairkit/core: back-ends that need node:crypto or the file system. */
+export {
+  FileSecureElementVault,
+  type FileVaultSecret,
+  openFileSecureElement,
+} from "./file-secure-element.ts";
 export { nodeCrypto, nodeGroup } from "./node-crypto.ts";
+export { readQrFromPng } from "./qr-png.ts";

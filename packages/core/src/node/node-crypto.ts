@@ -7,6 +7,8 @@ import {
   createPrivateKey,
   createPublicKey,
   ECDH,
+  type KeyObject,
+  type JsonWebKey as NodeJsonWebKey,
   randomBytes,
   scrypt,
   sign,
@@ -23,13 +25,52 @@ import { AbortedError, DecryptionError, InvalidLengthError } from "../errors.ts"
 const Fp = P256.Fp;
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
 
-// DER prefixes that turn raw P-256 keys into the SPKI / PKCS#8 structures node:crypto imports.
-const SPKI_PREFIX = Uint8Array.from(
-  Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex"),
-);
-const PKCS8_PREFIX = Uint8Array.from(
-  Buffer.from("3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420", "hex"),
-);
+/**
+ * Raw P-256 keys as the JWK node:crypto imports. Importing DER (SPKI / PKCS#8) goes through
+ * OpenSSL 3's decoder search, which costs several times the signature itself; a JWK import
+ * does not (measured in bench/src/card.ts).
+ */
+const verifyingKeys = new Map<string, KeyObject>();
+const VERIFYING_KEY_CACHE_SIZE = 64;
+
+/**
+ * Public keys are verified against again and again (a peer's identity key, twice per Active
+ * Card handshake and once per session), so their imported form is kept, a bounded number
+ * of them, oldest dropped first. Public data only: private keys are never cached.
+ */
+function verifyingKey(publicKey: Uint8Array): KeyObject {
+  const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length).toString("hex");
+  let key = verifyingKeys.get(id);
+  if (!key) {
+    decodePoint(publicKey, "ECDSA public key");
+    key = createPublicKey({ key: p256Jwk(publicKey), format: "jwk" });
+    if (verifyingKeys.size >= VERIFYING_KEY_CACHE_SIZE)
+      verifyingKeys.delete(verifyingKeys.keys().next().value!);
+    verifyingKeys.set(id, key);
+  }
+  return key;
+}
+
+/**
+ * A private key imported for one signature. Not cached: a cached KeyObject would keep the
+ * secret in native memory after the caller wipes its buffer, defeating `destroy()`.
+ */
+function signingKey(privateKey: Uint8Array): KeyObject {
+  const publicKey = u8(ecdhWith(decodeScalar(privateKey, "private key")).getPublicKey());
+  return createPrivateKey({ key: p256Jwk(publicKey, privateKey), format: "jwk" });
+}
+
+function p256Jwk(publicKey: Uint8Array, privateKey?: Uint8Array): NodeJsonWebKey {
+  const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("base64url");
+  const jwk: NodeJsonWebKey = {
+    kty: "EC",
+    crv: "P-256",
+    x: b64(publicKey.subarray(1, 33)),
+    y: b64(publicKey.subarray(33, 65)),
+  };
+  if (privateKey) jwk.d = b64(privateKey);
+  return jwk;
+}
 
 function gcmAlgorithm(key: Uint8Array): "aes-128-gcm" | "aes-256-gcm" {
   if (key.length === 16) return "aes-128-gcm";
@@ -240,12 +281,7 @@ export const nodeCrypto: Crypto = {
   },
 
   ecdsaSign(privateKey, message) {
-    decodeScalar(privateKey, "private key");
-    const key = createPrivateKey({
-      key: Buffer.from(concatBytes(PKCS8_PREFIX, privateKey)),
-      format: "der",
-      type: "pkcs8",
-    });
+    const key = signingKey(privateKey);
     // OpenSSL writes minimal DER and never normalises s, exactly like Go.
     const der = u8(sign("sha256", message, { key, dsaEncoding: "der" }));
     return encodeDerSignature(decodeDerSignature(der));
@@ -253,12 +289,7 @@ export const nodeCrypto: Crypto = {
 
   ecdsaVerify(publicKey, message, signature) {
     const compact = signatureToCompact(decodeDerSignature(signature));
-    decodePoint(publicKey, "ECDSA public key");
-    const key = createPublicKey({
-      key: Buffer.from(concatBytes(SPKI_PREFIX, publicKey)),
-      format: "der",
-      type: "spki",
-    });
+    const key = verifyingKey(publicKey);
     return verify("sha256", message, { key, dsaEncoding: "ieee-p1363" }, compact);
   },
 

@@ -1,2 +1,23 @@
-// Owner pairing, phone side (seed 001). Filled by the owner pairing issue.
-export {};
+// Owner pairing, phone side (seed 001): codecs, ports, the pairing SDK and the standard transaction.
+export * from "./binding.ts";
+export * from "./certificates.ts";
+export * from "./connect-vehicle.ts";
+export * from "./constants.ts";
+export * from "./descriptor.ts";
+export * from "./device-config.ts";
+export * from "./endpoint-messages.ts";
+export * from "./error-frame.ts";
+export * from "./errors.ts";
+export * from "./key-attestation.ts";
+export * from "./local-pairing-api.ts";
+export * from "./mailbox.ts";
+export * from "./memory-ports.ts";
+export * from "./messenger.ts";
+export * from "./owner-pairing.ts";
+export * from "./ports.ts";
+export * from "./software-secure-element.ts";
+export * from "./spake2-messages.ts";
+export * from "./standard-transaction.ts";
+export * from "./transaction-crypto.ts";
+export * from "./transaction-messages.ts";
+export * from "./wire.ts";

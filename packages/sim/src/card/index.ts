@@ -1,2 +1,8 @@
-// Active Card firmware simulator. Filled by the Active Card issue.
-export {};
+// Active Card firmware simulator (seed 002).
+
+export * from "./card-peripheral.ts";
+export * from "./card-process.ts";
+export * from "./card-simulator.ts";
+export * from "./card-store.ts";
+export * from "./file-card-store.ts";
+export * from "./qr-render.ts";

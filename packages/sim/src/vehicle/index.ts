@@ -1,2 +1,10 @@
-// Vehicle simulator. Filled by the owner pairing issue.
-export {};
+// Vehicle simulator: the reference peer for owner pairing and the standard transaction.
+
+export * from "./ble-connector.ts";
+export * from "./ble-vehicle.ts";
+export * from "./certificates.ts";
+export * from "./endpoint-store.ts";
+export * from "./vehicle.ts";
+export * from "./vehicle-pairing.ts";
+export * from "./vehicle-transaction.ts";
+export * from "./verifier-store.ts";

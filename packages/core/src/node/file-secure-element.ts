@@ -1,0 +1,157 @@
+import { randomUUID } from "node:crypto";
+import { open, readFile, rename, unlink } from "node:fs/promises";
+import { fromHex, toHex, utf8, wipe } from "../bytes.ts";
+import type { Crypto, ScryptParams } from "../crypto/crypto.ts";
+import { checkScryptParams, DEFAULT_SCRYPT_PARAMS } from "../crypto/password.ts";
+import { DecryptionError } from "../errors.ts";
+import { SecureElementError } from "../owner/errors.ts";
+import { type SecureElementVault, SoftwareSecureElement } from "../owner/software-secure-element.ts";
+import type { Clock } from "../ports/clock.ts";
+
+const FILE_FORMAT = "pairkit-se-file/v1";
+const KEY_FILE_INFO = "pairkit/se-file/v1/key";
+
+/** Where the file key comes from: a passphrase (scrypt) or a key file of ≥ 32 random bytes (HKDF). */
+export type FileVaultSecret =
+  | { readonly passphrase: string; readonly scrypt?: ScryptParams }
+  | { readonly keyFile: string };
+
+type KdfHeader =
+  | { name: "scrypt"; salt: string; N: number; r: number; p: number }
+  | { name: "hkdf-sha256-keyfile"; salt: string };
+
+interface VaultFile {
+  format: string;
+  kdf: KdfHeader;
+  nonce: string;
+  ciphertext: string;
+}
+
+/**
+ * Keeps a software secure element's state in one file, encrypted at rest with AES-256-GCM.
+ * The header (format, KDF and its parameters) is the AAD, so it cannot be swapped for a weaker
+ * one; each save uses a fresh random nonce and replaces the file atomically (write, fsync, rename).
+ */
+export class FileSecureElementVault implements SecureElementVault {
+  #key: Uint8Array | undefined;
+  #kdf: KdfHeader | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly crypto: Crypto,
+    private readonly secret: FileVaultSecret,
+  ) {}
+
+  async load(): Promise<Uint8Array | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw new SecureElementError("SE_STORAGE_FAILED", "secure element file could not be read", {
+        cause: error,
+      });
+    }
+    let file: VaultFile;
+    try {
+      file = JSON.parse(text) as VaultFile;
+      if (file.format !== FILE_FORMAT) throw new Error("format");
+    } catch (cause) {
+      throw new SecureElementError("SE_STATE_CORRUPT", "not a pairkit secure element file", { cause });
+    }
+    const key = await this.#deriveKey(file.kdf);
+    try {
+      return this.crypto.aesGcmDecrypt(key, fromHex(file.nonce), fromHex(file.ciphertext), header(file.kdf));
+    } catch (cause) {
+      if (cause instanceof DecryptionError || cause instanceof Error)
+        throw new SecureElementError(
+          "SE_UNLOCK_FAILED",
+          "wrong passphrase or key file, or the file was altered",
+          { cause },
+        );
+      throw cause;
+    }
+  }
+
+  async save(state: Uint8Array): Promise<void> {
+    const kdf = this.#kdf ?? this.#freshKdf();
+    const key = await this.#deriveKey(kdf);
+    const nonce = this.crypto.randomBytes(12);
+    const file: VaultFile = {
+      format: FILE_FORMAT,
+      kdf,
+      nonce: toHex(nonce),
+      ciphertext: toHex(this.crypto.aesGcmEncrypt(key, nonce, state, header(kdf))),
+    };
+    const temporary = `${this.path}.${randomUUID()}.tmp`;
+    const handle = await open(temporary, "wx", 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(file));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await rename(temporary, this.path);
+    } catch (error) {
+      await unlink(temporary).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Forgets the file key held in memory. */
+  destroy(): void {
+    wipe(this.#key);
+    this.#key = undefined;
+  }
+
+  #freshKdf(): KdfHeader {
+    const salt = toHex(this.crypto.randomBytes(16));
+    if ("keyFile" in this.secret) return { name: "hkdf-sha256-keyfile", salt };
+    const { N, r, p } = checkScryptParams(this.secret.scrypt ?? DEFAULT_SCRYPT_PARAMS);
+    return { name: "scrypt", salt, N, r, p };
+  }
+
+  async #deriveKey(kdf: KdfHeader): Promise<Uint8Array> {
+    if (this.#key && this.#kdf && JSON.stringify(this.#kdf) === JSON.stringify(kdf)) return this.#key;
+    let key: Uint8Array;
+    const salt = fromHex(kdf.salt);
+    if (kdf.name === "scrypt") {
+      if (!("passphrase" in this.secret))
+        throw new SecureElementError("SE_UNLOCK_FAILED", "file needs a passphrase");
+      const password = utf8(this.secret.passphrase);
+      key = await this.crypto.scrypt(password, salt, checkScryptParams(kdf), 32);
+      wipe(password);
+    } else {
+      if (!("keyFile" in this.secret))
+        throw new SecureElementError("SE_UNLOCK_FAILED", "file needs a key file");
+      const material = new Uint8Array(await readFile(this.secret.keyFile));
+      if (material.length < 32)
+        throw new SecureElementError("SE_UNLOCK_FAILED", "key file must hold at least 32 bytes");
+      key = this.crypto.hkdfSha256(material, salt, utf8(KEY_FILE_INFO), 32);
+      wipe(material);
+    }
+    wipe(this.#key);
+    this.#key = key;
+    this.#kdf = kdf;
+    return key;
+  }
+}
+
+function header(kdf: KdfHeader): Uint8Array {
+  return utf8(JSON.stringify({ format: FILE_FORMAT, kdf }));
+}
+
+/** A software secure element persisted, encrypted, in `path`; created on first write. */
+export function openFileSecureElement(options: {
+  readonly path: string;
+  readonly crypto: Crypto;
+  readonly secret: FileVaultSecret;
+  readonly clock?: Clock;
+}): Promise<SoftwareSecureElement> {
+  return SoftwareSecureElement.open(
+    options.crypto,
+    new FileSecureElementVault(options.path, options.crypto, options.secret),
+    options.clock,
+  );
+}

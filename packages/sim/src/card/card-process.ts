@@ -1,0 +1,94 @@
+import { writeFile } from "node:fs/promises";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { openRadioPeripheral } from "@pairkit/ble";
+import { nodeCrypto } from "@pairkit/core/node";
+import { serveCardOnPeripheral } from "./card-peripheral.ts";
+import { CardSimulator } from "./card-simulator.ts";
+import { JsonFileCardStore } from "./file-card-store.ts";
+import { renderQrPng, renderQrTerminal } from "./qr-render.ts";
+
+export interface CardProcessConfig {
+  /** WebSocket radio URL (docs/radio.md). */
+  readonly radioUrl: string;
+  /** The card's flash: identity key and paired phones. */
+  readonly statePath: string;
+  readonly deviceName: string;
+  readonly ownerUser: string;
+  readonly firmwareVersion: string;
+  /** Where to write the QR code as PNG, refreshed with the displayed code. */
+  readonly qrPngPath?: string;
+  readonly log: (line: string) => void;
+}
+
+/** How often the displayed code gets a fresh timestamp (docs §4.1: at least every 300 s). */
+const QR_REFRESH_MS = 240_000;
+
+/**
+ * The card simulator as its own process on the WebSocket radio (what `pairkit card` runs):
+ * opens or creates its state, shows its QR code in the terminal (and as a PNG), and serves
+ * phones until the radio closes. Resolves with a `stop()`.
+ */
+export async function runCardProcess(
+  config: CardProcessConfig,
+): Promise<{ card: CardSimulator; stop: () => Promise<void> }> {
+  const card = await CardSimulator.open({
+    crypto: nodeCrypto,
+    store: new JsonFileCardStore(config.statePath),
+    deviceName: config.deviceName,
+    ownerUser: config.ownerUser,
+    firmwareVersion: config.firmwareVersion,
+  });
+  const display = async () => {
+    const text = card.qrText();
+    if (config.qrPngPath) await writeFile(config.qrPngPath, await renderQrPng(text));
+    return text;
+  };
+  config.log(await renderQrTerminal(await display()));
+  const refresh = setInterval(
+    () => display().catch((e) => config.log(`QR refresh failed: ${String(e)}`)),
+    QR_REFRESH_MS,
+  );
+  const peripheral = await openRadioPeripheral(config.radioUrl, { nodeId: `card-${card.deviceId}` });
+  await serveCardOnPeripheral(peripheral, card, {
+    crypto: nodeCrypto,
+    onError: (error) => config.log(`session ended: ${error.code}`),
+  });
+  config.log(`card ${card.deviceId} (${config.deviceName}) advertising; ready`);
+  return {
+    card,
+    stop: async () => {
+      clearInterval(refresh);
+      await peripheral.close();
+      card.destroy();
+    },
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const { values } = parseArgs({
+    options: {
+      radio: { type: "string" },
+      state: { type: "string", default: "card-state.json" },
+      name: { type: "string", default: "AC-Card" },
+      owner: { type: "string", default: "" },
+      firmware: { type: "string", default: "1.0.0" },
+      "qr-png": { type: "string" },
+    },
+  });
+  if (!values.radio) {
+    console.error(
+      "usage: card-process --radio ws://host:port [--state file] [--name n] [--owner user] [--qr-png file]",
+    );
+    process.exit(2);
+  }
+  await runCardProcess({
+    radioUrl: values.radio,
+    statePath: values.state,
+    deviceName: values.name,
+    ownerUser: values.owner,
+    firmwareVersion: values.firmware,
+    ...(values["qr-png"] ? { qrPngPath: values["qr-png"] } : {}),
+    log: (line) => console.log(line),
+  });
+}
