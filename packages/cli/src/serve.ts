@@ -1,5 +1,6 @@
 import { startRadioServer } from "@pairkit/ble/node";
 import { DEMO, loadConfig, serve } from "@pairkit/server";
+import { untilSignal } from "./long-running.ts";
 
 export interface ServeOptions {
   readonly port?: number;
@@ -55,11 +56,7 @@ export async function runServe(
       .filter((line) => line !== "")
       .join("\n") + "\n",
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  await untilSignal();
   out.write("stopping…\n");
   await radio.close();
   await server.close();

@@ -1,6 +1,6 @@
 // The pairing backend (seeds 000/001): HTTP API, vehicle link, storage, audit.
 export { type BuildOptions, buildServer, REDACTED_PATHS } from "./app.ts";
-export { type AuditVerification, verifyAuditChain } from "./audit/audit-log.ts";
+export { type AuditEvent, type AuditVerification, appendAudit, verifyAuditChain } from "./audit/audit-log.ts";
 export { type Env, loadConfig, type ServerConfig } from "./config.ts";
 export { type Db, openDatabase } from "./db/database.ts";
 export { DEMO } from "./db/demo-data.ts";

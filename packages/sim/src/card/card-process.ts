@@ -1,6 +1,4 @@
 import { writeFile } from "node:fs/promises";
-import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { openRadioPeripheral } from "@pairkit/ble";
 import { nodeCrypto } from "@pairkit/core/node";
 import { serveCardOnPeripheral } from "./card-peripheral.ts";
@@ -25,7 +23,7 @@ export interface CardProcessConfig {
 const QR_REFRESH_MS = 240_000;
 
 /**
- * The card simulator as its own process on the WebSocket radio (what `pairkit card` runs):
+ * The card simulator as its own process on the WebSocket radio (`pairkit card`):
  * opens or creates its state, shows its QR code in the terminal (and as a PNG), and serves
  * phones until the radio closes. Resolves with a `stop()`.
  */
@@ -63,32 +61,4 @@ export async function runCardProcess(
       card.destroy();
     },
   };
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const { values } = parseArgs({
-    options: {
-      radio: { type: "string" },
-      state: { type: "string", default: "card-state.json" },
-      name: { type: "string", default: "AC-Card" },
-      owner: { type: "string", default: "" },
-      firmware: { type: "string", default: "1.0.0" },
-      "qr-png": { type: "string" },
-    },
-  });
-  if (!values.radio) {
-    console.error(
-      "usage: card-process --radio ws://host:port [--state file] [--name n] [--owner user] [--qr-png file]",
-    );
-    process.exit(2);
-  }
-  await runCardProcess({
-    radioUrl: values.radio,
-    statePath: values.state,
-    deviceName: values.name,
-    ownerUser: values.owner,
-    firmwareVersion: values.firmware,
-    ...(values["qr-png"] ? { qrPngPath: values["qr-png"] } : {}),
-    log: (line) => console.log(line),
-  });
 }

@@ -15,8 +15,8 @@ import { ActiveCardPhone, CardRefusedError, MemoryPairedCardStore, parseQrPayloa
 import { nodeCrypto, readQrFromPng } from "@pairkit/core/node";
 import { afterEach, describe, expect, it } from "vitest";
 
-const tsx = fileURLToPath(new URL("../../../../node_modules/.bin/tsx", import.meta.url));
-const entry = fileURLToPath(new URL("../../src/card/card-process.ts", import.meta.url));
+const tsx = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
 let server: RadioServer | undefined;
 let child: ChildProcess | undefined;
@@ -28,7 +28,7 @@ afterEach(async () => {
 });
 
 function startCard(args: string[]): Promise<string> {
-  child = spawn(tsx, [entry, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  child = spawn(tsx, [main, "card", ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stderr!.on("data", (d) => {
@@ -43,7 +43,7 @@ function startCard(args: string[]): Promise<string> {
   });
 }
 
-describe("the card simulator as its own process on the WebSocket radio", () => {
+describe("pairkit card: the card simulator as its own process on the WebSocket radio", () => {
   it("pairs from its QR PNG, reconnects, forgets, refuses the forgotten phone", async () => {
     server = await startRadioServer({ radio: { connectionIntervalMs: 2 } });
     dir = mkdtempSync(join(tmpdir(), "pairkit-card-proc-"));
