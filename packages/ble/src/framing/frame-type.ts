@@ -1,24 +1,17 @@
+import { OwnerFrameType } from "@pairkit/core";
+
 /**
  * The frame type registry (docs/protocol.md §2.3): the byte in every frame header that says
  * what the reassembled message is. Seed 001 §2 fixes 0x01–0x0A and 0x7F; the ranges are
  * pairkit's.
  */
 export const FrameType = {
-  SELECT: 0x01,
-  SPAKE2_REQUEST: 0x02,
-  SPAKE2_RESPONSE: 0x03,
-  SPAKE2_VERIFY: 0x04,
-  SPAKE2_VERIFY_RESPONSE: 0x05,
-  DEVICE_CONFIG: 0x06,
-  DEVICE_CONFIG_ACK: 0x07,
-  ENDPOINT_READY: 0x08,
-  SIG_BITMAP_UPDATE: 0x09,
-  OP_CONTROL_FLOW: 0x0a,
+  // Owner pairing (seed 001 §2) and the standard transaction: core owns those numbers.
+  ...OwnerFrameType,
   /** Link control: frame-size announcement, handled inside the link (§2.5). */
   LINK_PARAMS: 0x20,
   /** One Active Card `TransportMessageWrapper` (seed 002 §0). */
   ACTIVE_CARD_MESSAGE: 0x30,
-  ERROR: 0x7f,
 } as const;
 
 /** Reserved for the standard (AUTH0/AUTH1-style) transaction; the owner pairing issue names them. */
