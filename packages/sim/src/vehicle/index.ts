@@ -4,6 +4,7 @@ export * from "./ble-connector.ts";
 export * from "./ble-vehicle.ts";
 export * from "./certificates.ts";
 export * from "./endpoint-store.ts";
+export * from "./mqtt-provisioning.ts";
 export * from "./vehicle.ts";
 export * from "./vehicle-pairing.ts";
 export * from "./vehicle-transaction.ts";
