@@ -38,7 +38,7 @@ export class MqttVehicleProvisioning {
   readonly #link: VehicleLinkClient;
   readonly #options: MqttProvisioningOptions;
   /** Backend key ids by endpointIdHash (hex), learned from revoke deliveries: `endpoint_revoked` needs one. */
-  readonly #backendKeyIds = new Map<string, string>();
+  readonly #backendKeyIds: Map<string, string>;
   #outbox: Promise<void> = Promise.resolve();
 
   private constructor(

@@ -288,6 +288,17 @@ describe("phone SDK ↔ server ↔ vehicle simulator (MQTT) over the simulated B
         .poll(() => sessionRow(second.sessionId))
         .toMatchObject({ status: "open", attemptCount: 1 });
       await expect.poll(() => events.some((e) => e.type === "attempt-failed")).toBe(true);
+      // The adapter carries the server's remainingAttempts: spend the rest of the session's budget.
+      const attempt = {
+        sessionId: second.sessionId,
+        devicePublicInfo: { deviceNonce: new Uint8Array(16), pointX: crypto.generateKeyPair().publicKey },
+      };
+      for (let left = second.maxAttempts - 1; left > 0; left--)
+        expect(await api.startSession(attempt)).toMatchObject({ transactionId: expect.any(String) });
+      await expect(api.startSession(attempt)).rejects.toMatchObject({
+        code: "ATTEMPTS_EXHAUSTED",
+        remainingAttempts: 0,
+      });
 
       // 5. The owner revokes the first key; it is `revoked` once the vehicle confirmed over MQTT.
       const revoke = await http(`/keys/${serverKey.keyId}/revoke`, { token, body: {} });
