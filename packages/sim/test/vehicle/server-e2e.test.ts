@@ -26,11 +26,11 @@ import {
   centralVehicleConnector,
   createCarmakerCa,
   issueVehicleCertificate,
-  MqttVehicleProvisioning,
   type VehicleEvent,
   type VehicleSessionOutcome,
   VehicleSimulator,
 } from "../../src/vehicle/index.ts";
+import { MqttVehicleProvisioning } from "../../src/vehicle/mqtt-provisioning.ts";
 
 const crypto = nobleCrypto;
 const VEHICLE_ID = DEMO.vehicles.alices.id;
