@@ -14,6 +14,8 @@ export const EXIT = {
 } as const;
 
 export function exitCodeFor(error: unknown): number {
+  if (error instanceof PairkitError && error.code === "INVALID_CONFIG") return EXIT.USAGE;
+  if ((error as NodeJS.ErrnoException | undefined)?.code === "EADDRINUSE") return EXIT.FAILURE;
   if (error instanceof TransportError || error instanceof TimeoutError) return EXIT.UNREACHABLE;
   if (error instanceof PairkitError) return EXIT.FAILURE;
   return EXIT.INTERNAL;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { runCryptoDemo } from "./crypto-demo.ts";
 import { EXIT, exitCodeFor } from "./exit-codes.ts";
+import { runServe } from "./serve.ts";
 
 /**
  * The `pairkit` command. Configuration comes from flags and the environment, read here at the
@@ -18,13 +19,26 @@ export function buildProgram(): Command {
     .description("run one SPAKE2+ owner-pairing key agreement per crypto back-end, with timings")
     .action(() => runCryptoDemo(process.stdout));
 
-  // Until `serve` exists, `start` is the crypto demonstration and says exactly that.
-  program
-    .command("start")
-    .description("the main job on embedded defaults (today: the crypto demonstration)")
-    .action(() => runCryptoDemo(process.stdout));
+  const serveCommand = (name: string, description: string) =>
+    program
+      .command(name)
+      .description(description)
+      .option("--port <port>", "HTTP port (env PORT, default 8080)", parsePort)
+      .option("--radio-port <port>", "WebSocket radio port (default 8081)", parsePort)
+      .action((options: { port?: number; radioPort?: number }) =>
+        runServe(process.env, options, process.stdout),
+      );
+  serveCommand("serve", "run the pairing backend, embedded broker and WebSocket radio on embedded defaults");
+  serveCommand("start", "the main job on embedded defaults (same as serve)");
 
   return program;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError("not a port number");
+  return port;
 }
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -5,6 +5,7 @@ export { type Env, loadConfig, type ServerConfig } from "./config.ts";
 export { type Db, openDatabase } from "./db/database.ts";
 export { DEMO } from "./db/demo-data.ts";
 export { API_ERRORS, ApiError, type ApiErrorCode, ConfigError } from "./errors.ts";
+export { type RunningServer, serve } from "./serve.ts";
 export * from "./vehicle-link/messages.ts";
 export {
   type VehicleEvent,

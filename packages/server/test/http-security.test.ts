@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http";
+import SwaggerParser from "@apidevtools/swagger-parser";
 import type { FastifyInstance } from "fastify";
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -137,6 +138,8 @@ for (const backend of backends) {
 
         const spec = (await app.inject({ url: "/openapi.json" })).json();
         expect(spec.openapi).toBe("3.1.0");
+        // Validated against the official OpenAPI 3.1 schema, $refs resolved, by an independent parser.
+        await expect(SwaggerParser.validate(structuredClone(spec))).resolves.toBeDefined();
         for (const path of [
           "/pairing/password/request",
           "/pairing/session/start",

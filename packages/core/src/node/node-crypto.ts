@@ -106,8 +106,10 @@ function hasX(P: P256Point, x: bigint): boolean {
  * node:crypto only exposes x-only ECDH, so full points are recovered: x(Q) from an ECDH, ±Q by
  * native decompression, and the sign from one more ECDH on a known anchor. For two products
  * at once, a single extra ECDH fixes both signs: of the four candidates ±Q1 ±Q2 + A, only the
- * true one has the anchor ECDH's x-coordinate — unless two coincide, which needs a relation
- * between the points with negligible probability; then we fall back to one anchor per point.
+ * true one has the anchor ECDH's x-coordinate. Two candidates can share an x-coordinate only
+ * if Q1 = ±Q2, Q1 = ±A or Q2 = ±A (points of odd order: S + A = ±(S' + A) forces S = S' or
+ * S + S' = −2A); outside those cases the first match is the answer, and in them — negligible
+ * for honest inputs — the caller falls back to one anchor per point.
  */
 function resolveSigns(
   q1: P256Point,
@@ -115,14 +117,15 @@ function resolveSigns(
   anchor: P256Point,
   anchorX: bigint,
 ): [P256Point, P256Point] | undefined {
+  const a = anchor.toAffine().x;
+  if (q1.x === q2.x || q1.x === a || q2.x === a) return undefined;
   const sum = q1.add(q2);
+  if (hasX(sum.add(anchor), anchorX)) return [q1, q2];
+  if (hasX(anchor.subtract(sum), anchorX)) return [q1.negate(), q2.negate()];
   const difference = q1.subtract(q2);
-  const matches: Array<[P256Point, P256Point]> = [];
-  if (hasX(sum.add(anchor), anchorX)) matches.push([q1, q2]);
-  if (hasX(difference.add(anchor), anchorX)) matches.push([q1, q2.negate()]);
-  if (hasX(anchor.subtract(difference), anchorX)) matches.push([q1.negate(), q2]);
-  if (hasX(anchor.subtract(sum), anchorX)) matches.push([q1.negate(), q2.negate()]);
-  return matches.length === 1 ? matches[0] : undefined;
+  if (hasX(difference.add(anchor), anchorX)) return [q1, q2.negate()];
+  if (hasX(anchor.subtract(difference), anchorX)) return [q1.negate(), q2];
+  return undefined;
 }
 
 /** P1 + P2, remembered for fixed pairs (SPAKE2+'s M and N) so it is computed and normalised once. */

@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import { CamelCasePlugin, Kysely, PostgresDialect, sql } from "kysely";
 import { PGliteDialect } from "kysely-pglite-dialect";
@@ -16,6 +17,8 @@ export async function openDatabase(config: DatabaseConfig): Promise<Db> {
   const plugins = [new CamelCasePlugin()];
   let db: Db;
   if (config.kind === "pglite") {
+    // PGlite creates only the last path component; a fresh clone has no ./.pairkit yet.
+    if (config.dataDir !== undefined) mkdirSync(config.dataDir, { recursive: true });
     const pglite = config.dataDir === undefined ? new PGlite() : new PGlite(config.dataDir);
     db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), plugins });
   } else {
