@@ -17,10 +17,8 @@ import {
   toHex,
   utf8,
 } from "@pairkit/core";
-import { DEMO, loadConfig } from "@pairkit/server";
+import { DEMO, loadConfig, type RunningServer, serve } from "@pairkit/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-// serve() is the server's own entry point (what `pairkit serve` runs); the package exports buildServer only.
-import { type RunningServer, serve } from "../../../server/src/serve.ts";
 import {
   advertiseVehicle,
   centralVehicleConnector,
