@@ -7,12 +7,12 @@ import {
   Spake2PlusProver,
   Spake2PlusVerifier,
   utf8,
+  verifyKeyAttestation,
 } from "@pairkit/core";
 import { nodeCrypto } from "@pairkit/core/node";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../src/audit/audit-log.ts";
-import { encodeAttestation } from "../src/kts/attestation.ts";
 import type { ProvisionMessage } from "../src/vehicle-link/messages.ts";
 import { databaseBackends } from "./support/databases.ts";
 import { addOwnedVehicle, stateSnapshot } from "./support/fixtures.ts";
@@ -127,18 +127,17 @@ for (const backend of backends) {
 
           // A vehicle checks it with nothing but the published KTS key.
           const { publicKey } = (await app.inject({ url: "/kts/public-key" })).json();
-          const signed = encodeAttestation({
-            keyId: attestation.keyId,
-            vehicleId: attestation.vehicleId,
-            endpointPublicKeyHash: fromHex(attestation.endpointPublicKeyHash),
-            issuedAt: new Date(attestation.issuedAt),
-          });
+          // ... over the endpoint key id the phone and the vehicle know it by (endpointIdHash).
+          const endpointPublicKeyHash = fromHex(attestation.endpointPublicKeyHash);
+          expect(endpointPublicKeyHash).toEqual(nodeCrypto.sha256(pairing.endpoint.publicKey));
           expect(
-            nodeCrypto.ecdsaVerify(
-              Buffer.from(publicKey, "base64"),
-              signed,
-              Buffer.from(attestation.signature, "base64"),
-            ),
+            verifyKeyAttestation(nodeCrypto, Buffer.from(publicKey, "base64"), {
+              keyId: endpointPublicKeyHash.slice(0, 16),
+              vehicleId: utf8(attestation.vehicleId),
+              endpointPublicKeyHash,
+              issuedAt: Date.parse(attestation.issuedAt),
+              signature: Buffer.from(attestation.signature, "base64"),
+            }),
           ).toBe(true);
 
           const forged = Buffer.from(attestation.signature, "base64");

@@ -8,6 +8,7 @@ export * from "./device-config.ts";
 export * from "./endpoint-messages.ts";
 export * from "./error-frame.ts";
 export * from "./errors.ts";
+export * from "./http-pairing-api.ts";
 export * from "./key-attestation.ts";
 export * from "./local-pairing-api.ts";
 export * from "./mailbox.ts";

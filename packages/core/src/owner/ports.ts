@@ -5,7 +5,7 @@ import type { MailboxLayout } from "./mailbox.ts";
  * The ports the phone side of owner pairing talks to, besides the `Link`: the secure element,
  * the app keychain, the pairing log and the backend. Implementations live where their
  * dependencies live (in-memory ones here, a file-backed secure element in `@pairkit/core/node`,
- * the HTTP PairingApi in @pairkit/server).
+ * `HttpPairingApi` over the pairing server's HTTP API).
  */
 
 /** What the secure element needs to set an endpoint up (seed 001 §1.5 SETUP_ENDPOINT). */
@@ -104,7 +104,7 @@ export interface PairingLog {
 }
 
 /**
- * The backend as the SDK sees it (seed 001 §4). The HTTP adapter in @pairkit/server implements
+ * The backend as the SDK sees it (seed 001 §4). `HttpPairingApi` implements
  * it over `/pairing/session/start`, `/pairing/config/confirm`, the KTS and `/pairing/kts/response`;
  * `LocalPairingApi` implements it without a server. Failures reject with an `ApiError`.
  */

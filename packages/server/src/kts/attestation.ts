@@ -1,10 +1,15 @@
-import { type Crypto, concatBytes, fromHex, utf8 } from "@pairkit/core";
-
-/** Domain label: a KTS signature can never be mistaken for a signature over anything else. */
-const LABEL = utf8("pairkit/kts-key-attestation/v1");
+import {
+  type Crypto,
+  fromHex,
+  type KeyAttestation,
+  signKeyAttestation,
+  utf8,
+  verifyKeyAttestation,
+} from "@pairkit/core";
 
 export interface AttestationFields {
-  readonly keyId: string;
+  /** The endpoint's key id, hex: SHA-256(endpoint public key)[0:16] (= endpointIdHash, the phone's and vehicle's key id). */
+  readonly endpointKeyId: string;
   readonly vehicleId: string;
   /** SHA-256 of the endpoint public key (SEC1 uncompressed). */
   readonly endpointPublicKeyHash: Uint8Array;
@@ -12,25 +17,16 @@ export interface AttestationFields {
 }
 
 /**
- * The signed bytes of a key attestation (DESIGN.md phase 4: keyId, vehicleId, endpoint public key
- * hash, issuedAt):
- *   label ‖ keyId (16, the UUID's bytes) ‖ len(vehicleId) (1) ‖ vehicleId (ASCII)
- *   ‖ endpointPublicKeyHash (32) ‖ issuedAt (8, ms since epoch, big-endian)
- * Fixed widths and a length prefix make the encoding injective.
+ * The attestation as the SDK and the vehicle encode and check it (docs/protocol.md, KTS key
+ * attestation): one signed byte string for all three parties, defined once in @pairkit/core.
  */
-export function encodeAttestation(fields: AttestationFields): Uint8Array {
-  const keyId = fromHex(fields.keyId.replaceAll("-", ""));
-  const vehicleId = utf8(fields.vehicleId);
-  const issuedAt = new Uint8Array(8);
-  new DataView(issuedAt.buffer).setBigUint64(0, BigInt(fields.issuedAt.getTime()), false);
-  return concatBytes(
-    LABEL,
-    keyId,
-    Uint8Array.of(vehicleId.length),
-    vehicleId,
-    fields.endpointPublicKeyHash,
-    issuedAt,
-  );
+function toKeyAttestation(fields: AttestationFields): Omit<KeyAttestation, "signature"> {
+  return {
+    keyId: fromHex(fields.endpointKeyId),
+    vehicleId: utf8(fields.vehicleId),
+    endpointPublicKeyHash: fields.endpointPublicKeyHash,
+    issuedAt: fields.issuedAt.getTime(),
+  };
 }
 
 /** The key tracking server's signing key (ECDSA P-256, DER signatures as Go's ecdsa.SignASN1). */
@@ -46,15 +42,11 @@ export class KeyTrackingSigner {
   }
 
   sign(fields: AttestationFields): Uint8Array {
-    return this.#crypto.ecdsaSign(this.#privateKey, encodeAttestation(fields));
+    return signKeyAttestation(this.#crypto, this.#privateKey, toKeyAttestation(fields)).signature;
   }
 
   /** False for a wrong or malformed signature: the caller fails closed either way. */
   verify(fields: AttestationFields, signature: Uint8Array): boolean {
-    try {
-      return this.#crypto.ecdsaVerify(this.publicKey, encodeAttestation(fields), signature);
-    } catch {
-      return false;
-    }
+    return verifyKeyAttestation(this.#crypto, this.publicKey, { ...toKeyAttestation(fields), signature });
   }
 }

@@ -55,7 +55,7 @@ export async function registerEndpoint(
     endpointPublicKeyHash: crypto.sha256(endpointPublicKey),
     issuedAt,
   };
-  const signature = kts.sign(fields);
+  const signature = kts.sign({ ...fields, endpointKeyId: key.keyMaterialHash });
   try {
     await db.transaction().execute(async (tx) => {
       await tx
@@ -103,6 +103,7 @@ export async function recordKtsResponse(
       "digitalKeys.keyId",
       "digitalKeys.vehicleId",
       "digitalKeys.endpointPublicKey",
+      "digitalKeys.keyMaterialHash",
       "keyAttestations.signature",
       "keyAttestations.issuedAt",
     ])
@@ -112,7 +113,7 @@ export async function recordKtsResponse(
   if (!record?.endpointPublicKey)
     throw new ApiError("TRANSACTION_NOT_FOUND", "no attestation issued for this transaction");
   const fields = {
-    keyId: record.keyId,
+    endpointKeyId: record.keyMaterialHash,
     vehicleId: record.vehicleId,
     endpointPublicKeyHash: crypto.sha256(record.endpointPublicKey),
     issuedAt,
