@@ -1,3 +1,4 @@
+export * from "./base64.ts";
 export * from "./bytes.ts";
 export * from "./card/index.ts";
 export * from "./crypto/crypto.ts";

@@ -1,4 +1,4 @@
-import { AbortedError, TimeoutError, TransportError } from "@pairkit/core";
+import { AbortedError, encodeBase64, TimeoutError, TransportError } from "@pairkit/core";
 import { AsyncQueue } from "../gatt/async-queue.ts";
 import { abortable } from "../gatt/deadline.ts";
 import { disconnectedError, GattError, notConnectedError } from "../gatt/errors.ts";
@@ -25,7 +25,6 @@ import {
   decodeMessage,
   decodeServices,
   encodeAdvertisement,
-  encodeBase64,
   encodeFilters,
   encodeMessage,
   encodeServices,

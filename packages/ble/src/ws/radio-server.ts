@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { PairkitError } from "@pairkit/core";
+import { encodeBase64, PairkitError } from "@pairkit/core";
 import { type WebSocket, WebSocketServer } from "ws";
 import { GattError } from "../gatt/errors.ts";
 import type { GattClient, GattServerConnection, ServiceDefinition, Subscription } from "../gatt/types.ts";
@@ -10,7 +10,6 @@ import {
   decodeMessage,
   decodeServices,
   encodeAdvertisement,
-  encodeBase64,
   encodeMessage,
   encodeServices,
   RADIO_PROTOCOL_VERSION,

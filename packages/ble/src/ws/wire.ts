@@ -1,4 +1,4 @@
-import { PairkitError } from "@pairkit/core";
+import { decodeBase64, encodeBase64, PairkitError } from "@pairkit/core";
 import type {
   AdvertisementData,
   CharacteristicProperty,
@@ -17,8 +17,8 @@ export const RADIO_PROTOCOL_VERSION = 1;
 
 /** A message that breaks docs/radio.md; the peer answers with an `error` (code BAD_REQUEST). */
 export class RadioProtocolError extends PairkitError {
-  constructor(message: string) {
-    super("BAD_REQUEST", message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("BAD_REQUEST", message, options);
   }
 }
 
@@ -91,7 +91,11 @@ export class WireFields {
   }
 
   bytes(name: string): Uint8Array {
-    return decodeBase64(this.string(name), name);
+    try {
+      return decodeBase64(this.string(name), name);
+    } catch (cause) {
+      throw new RadioProtocolError(`field ${name}: not padded standard base64`, { cause });
+    }
   }
 
   object(name: string): WireFields {
@@ -118,22 +122,6 @@ export class WireFields {
     if (!Array.isArray(v)) throw new RadioProtocolError(`field ${name}: expected an array`);
     return v.map((_, i) => new WireFields({ u: v[i] }).uuid("u"));
   }
-}
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-export function encodeBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary);
-}
-
-function decodeBase64(text: string, name: string): Uint8Array {
-  if (!BASE64.test(text)) throw new RadioProtocolError(`field ${name}: not padded standard base64`);
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
 }
 
 const PROPERTIES: readonly CharacteristicProperty[] = ["read", "write", "notify"];

@@ -1,5 +1,5 @@
+import { decodeBase64, encodeBase64 } from "../base64.ts";
 import { decodePoint } from "../crypto/p256.ts";
-import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { QrCodeError } from "./errors.ts";
 
 /** The seed's QR code JSON (seed 002 §1.2), with the key decoded. */
@@ -73,7 +73,12 @@ export function parseQrPayload(text: string, nowMs: number): CardQrPayload {
     throw malformed("timestamp must be a non-negative integer (seconds)");
   }
   if (typeof identityPublicKey !== "string") throw malformed("identityPublicKey must be a string");
-  const key = decodeBase64(identityPublicKey, "identityPublicKey");
+  let key: Uint8Array;
+  try {
+    key = decodeBase64(identityPublicKey, "identityPublicKey");
+  } catch (cause) {
+    throw new QrCodeError("QR_MALFORMED", "QR payload: identityPublicKey is not canonical base64", { cause });
+  }
   try {
     decodePoint(key, "identityPublicKey");
   } catch (cause) {

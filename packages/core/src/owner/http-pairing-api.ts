@@ -1,5 +1,5 @@
+import { decodeBase64, encodeBase64 } from "../base64.ts";
 import { fromHex, toHex, utf8 } from "../bytes.ts";
-import { decodeBase64, encodeBase64 } from "../card/base64.ts";
 import { AbortedError, TransportError } from "../errors.ts";
 import { KEY_ID_LENGTH } from "./constants.ts";
 import { ApiError } from "./errors.ts";

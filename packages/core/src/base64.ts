@@ -1,4 +1,11 @@
-import { QrCodeError } from "./errors.ts";
+import { PairkitError } from "./errors.ts";
+
+/** Text that is not canonical RFC 4648 base64. */
+export class Base64Error extends PairkitError {
+  constructor(what: string) {
+    super("INVALID_BASE64", `${what}: not canonical base64`);
+  }
+}
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const VALUES = new Map([...ALPHABET].map((c, i) => [c, i]));
@@ -17,10 +24,11 @@ export function encodeBase64(bytes: Uint8Array): string {
 
 /**
  * Strict inverse of {@link encodeBase64}: canonical padding, no whitespace, no URL alphabet,
- * zero unused bits; so that one key has exactly one QR encoding.
+ * zero unused bits; so that one value has exactly one encoding (a QR code, a radio message,
+ * an HTTP body).
  */
 export function decodeBase64(text: string, what: string): Uint8Array {
-  const fail = () => new QrCodeError("QR_MALFORMED", `${what}: not canonical base64`);
+  const fail = () => new Base64Error(what);
   if (text.length % 4 !== 0) throw fail();
   const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
   const out = new Uint8Array((text.length / 4) * 3 - padding);
