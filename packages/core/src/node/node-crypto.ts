@@ -52,24 +52,32 @@ function verifyingKey(publicKey: Uint8Array): KeyObject {
 }
 
 /**
+ * JWK is the cheapest form node:crypto imports a raw P-256 private key from, but it demands
+ * x and y. ECDSA signing reads only d, and OpenSSL does not check that x, y belong to d, so
+ * any valid point will do: the generator, encoded once. Deriving the true public key instead
+ * cost a fixed-base multiplication and an ECDH context per signature, for nothing. Should a
+ * later OpenSSL check the pair, the import would throw, never sign wrongly; the tests verify
+ * every signature under the real public key.
+ */
+const SIGNING_JWK_POINT = (() => {
+  const g = P256.BASE.toBytes(false);
+  const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
+  return { x: b64(g.subarray(1, 33)), y: b64(g.subarray(33, 65)) };
+})();
+
+/**
  * A private key imported for one signature. Not cached: a cached KeyObject would keep the
  * secret in native memory after the caller wipes its buffer, defeating `destroy()`.
  */
 function signingKey(privateKey: Uint8Array): KeyObject {
-  const publicKey = u8(ecdhWith(decodeScalar(privateKey, "private key")).getPublicKey());
-  return createPrivateKey({ key: p256Jwk(publicKey, privateKey), format: "jwk" });
+  decodeScalar(privateKey, "private key");
+  const d = Buffer.from(privateKey.buffer, privateKey.byteOffset, privateKey.length).toString("base64url");
+  return createPrivateKey({ key: { kty: "EC", crv: "P-256", ...SIGNING_JWK_POINT, d }, format: "jwk" });
 }
 
-function p256Jwk(publicKey: Uint8Array, privateKey?: Uint8Array): NodeJsonWebKey {
+function p256Jwk(publicKey: Uint8Array): NodeJsonWebKey {
   const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("base64url");
-  const jwk: NodeJsonWebKey = {
-    kty: "EC",
-    crv: "P-256",
-    x: b64(publicKey.subarray(1, 33)),
-    y: b64(publicKey.subarray(33, 65)),
-  };
-  if (privateKey) jwk.d = b64(privateKey);
-  return jwk;
+  return { kty: "EC", crv: "P-256", x: b64(publicKey.subarray(1, 33)), y: b64(publicKey.subarray(33, 65)) };
 }
 
 function gcmAlgorithm(key: Uint8Array): "aes-128-gcm" | "aes-256-gcm" {
@@ -278,9 +286,11 @@ export const nodeCrypto: Crypto = {
   },
 
   ecdh(privateKey, publicKey) {
-    const k = decodeScalar(privateKey, "private key");
+    decodeScalar(privateKey, "private key");
     decodePoint(publicKey, "ECDH public key");
-    return u8(ecdhWith(k).computeSecret(publicKey));
+    const ecdh = createECDH("prime256v1");
+    ecdh.setPrivateKey(privateKey);
+    return u8(ecdh.computeSecret(publicKey));
   },
 
   ecdsaSign(privateKey, message) {
