@@ -17,10 +17,10 @@ import {
 import { normalizeZ } from "@noble/curves/abstract/curve.js";
 import { bytesToBigint, concatBytes, expectLength } from "../bytes.ts";
 import type { Crypto, P256Group, P256Point } from "../crypto/crypto.ts";
-import { decodeDerSignature, encodeDerSignature, signatureToCompact } from "../crypto/ecdsa-der.ts";
+import { decodeDerSignature, signatureToCompact } from "../crypto/ecdsa-der.ts";
 import { nobleCrypto, nobleGroup } from "../crypto/noble-crypto.ts";
-import { decodePoint, decodeScalar, encodeScalar, P256, P256_ORDER } from "../crypto/p256.ts";
-import { AbortedError, DecryptionError, InvalidLengthError } from "../errors.ts";
+import { decodeScalar, encodeScalar, P256, P256_ORDER, POINT_LENGTH } from "../crypto/p256.ts";
+import { AbortedError, DecryptionError, InvalidLengthError, InvalidPointError } from "../errors.ts";
 
 const Fp = P256.Fp;
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
@@ -42,8 +42,9 @@ function verifyingKey(publicKey: Uint8Array): KeyObject {
   const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length).toString("hex");
   let key = verifyingKeys.get(id);
   if (!key) {
-    decodePoint(publicKey, "ECDSA public key");
-    key = createPublicKey({ key: p256Jwk(publicKey), format: "jwk" });
+    key = natively("ECDSA public key", publicKey, () =>
+      createPublicKey({ key: p256Jwk(publicKey), format: "jwk" }),
+    );
     if (verifyingKeys.size >= VERIFYING_KEY_CACHE_SIZE)
       verifyingKeys.delete(verifyingKeys.keys().next().value!);
     verifyingKeys.set(id, key);
@@ -52,24 +53,47 @@ function verifyingKey(publicKey: Uint8Array): KeyObject {
 }
 
 /**
+ * JWK is the cheapest form node:crypto imports a raw P-256 private key from, but it demands
+ * x and y. ECDSA signing reads only d, and OpenSSL does not check that x, y belong to d, so
+ * any valid point will do: the generator, encoded once. Deriving the true public key instead
+ * cost a fixed-base multiplication and an ECDH context per signature, for nothing. Should a
+ * later OpenSSL check the pair, the import would throw, never sign wrongly; the tests verify
+ * every signature under the real public key.
+ */
+const SIGNING_JWK_POINT = (() => {
+  const g = P256.BASE.toBytes(false);
+  const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
+  return { x: b64(g.subarray(1, 33)), y: b64(g.subarray(33, 65)) };
+})();
+
+/**
  * A private key imported for one signature. Not cached: a cached KeyObject would keep the
  * secret in native memory after the caller wipes its buffer, defeating `destroy()`.
  */
 function signingKey(privateKey: Uint8Array): KeyObject {
-  const publicKey = u8(ecdhWith(decodeScalar(privateKey, "private key")).getPublicKey());
-  return createPrivateKey({ key: p256Jwk(publicKey, privateKey), format: "jwk" });
+  decodeScalar(privateKey, "private key");
+  const d = Buffer.from(privateKey.buffer, privateKey.byteOffset, privateKey.length).toString("base64url");
+  return createPrivateKey({ key: { kty: "EC", crv: "P-256", ...SIGNING_JWK_POINT, d }, format: "jwk" });
 }
 
-function p256Jwk(publicKey: Uint8Array, privateKey?: Uint8Array): NodeJsonWebKey {
+function p256Jwk(publicKey: Uint8Array): NodeJsonWebKey {
   const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("base64url");
-  const jwk: NodeJsonWebKey = {
-    kty: "EC",
-    crv: "P-256",
-    x: b64(publicKey.subarray(1, 33)),
-    y: b64(publicKey.subarray(33, 65)),
-  };
-  if (privateKey) jwk.d = b64(privateKey);
-  return jwk;
+  return { kty: "EC", crv: "P-256", x: b64(publicKey.subarray(1, 33)), y: b64(publicKey.subarray(33, 65)) };
+}
+
+/**
+ * Runs a node:crypto call on an uncompressed peer point, which OpenSSL decodes and checks
+ * itself (coordinates below p, on the curve) on its way in: checking it in JS first would do
+ * the same work twice. Only the encoding is checked here, and OpenSSL's refusal is typed.
+ */
+function natively<T>(what: string, point: Uint8Array, use: () => T): T {
+  expectLength(point, POINT_LENGTH, what);
+  if (point[0] !== 0x04) throw new InvalidPointError(what);
+  try {
+    return use();
+  } catch (cause) {
+    throw new InvalidPointError(what, { cause });
+  }
 }
 
 function gcmAlgorithm(key: Uint8Array): "aes-128-gcm" | "aes-256-gcm" {
@@ -278,16 +302,16 @@ export const nodeCrypto: Crypto = {
   },
 
   ecdh(privateKey, publicKey) {
-    const k = decodeScalar(privateKey, "private key");
-    decodePoint(publicKey, "ECDH public key");
-    return u8(ecdhWith(k).computeSecret(publicKey));
+    decodeScalar(privateKey, "private key");
+    const ecdh = createECDH("prime256v1");
+    ecdh.setPrivateKey(privateKey);
+    return u8(natively("ECDH public key", publicKey, () => ecdh.computeSecret(publicKey)));
   },
 
   ecdsaSign(privateKey, message) {
     const key = signingKey(privateKey);
-    // OpenSSL writes minimal DER and never normalises s, exactly like Go.
-    const der = u8(sign("sha256", message, { key, dsaEncoding: "der" }));
-    return encodeDerSignature(decodeDerSignature(der));
+    // OpenSSL writes minimal DER and never normalises s, exactly like Go: no re-encoding.
+    return u8(sign("sha256", message, { key, dsaEncoding: "der" }));
   },
 
   ecdsaVerify(publicKey, message, signature) {

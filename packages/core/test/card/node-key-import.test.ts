@@ -35,4 +35,32 @@ describe("node back-end key reuse", () => {
       expect.objectContaining({ code: "INVALID_POINT" }),
     );
   });
+
+  // OpenSSL checks peer points itself on the Node back-end; both back-ends must refuse alike.
+  it.each([nodeCrypto, nobleCrypto])("$name ECDH and verification refuse every bad peer point", (crypto) => {
+    const own = crypto.generateKeyPair();
+    const peer = crypto.generateKeyPair();
+    expect(crypto.ecdh(own.privateKey, peer.publicKey)).toEqual(
+      nobleCrypto.ecdh(peer.privateKey, own.publicKey),
+    );
+    const offCurve = peer.publicKey.slice();
+    offCurve[64]! ^= 1;
+    // x = 2^256 - 1 is not a field element (above p), whatever y is.
+    const xTooLarge = peer.publicKey.slice();
+    xTooLarge.fill(0xff, 1, 33);
+    const compressed = peer.publicKey.slice();
+    compressed[0] = 0x02;
+    const signature = nobleCrypto.ecdsaSign(peer.privateKey, Uint8Array.of(1));
+    for (const bad of [offCurve, xTooLarge, compressed]) {
+      expect(() => crypto.ecdh(own.privateKey, bad)).toThrow(
+        expect.objectContaining({ code: "INVALID_POINT" }),
+      );
+      expect(() => crypto.ecdsaVerify(bad, Uint8Array.of(1), signature)).toThrow(
+        expect.objectContaining({ code: "INVALID_POINT" }),
+      );
+    }
+    expect(() => crypto.ecdh(own.privateKey, peer.publicKey.subarray(0, 64))).toThrow(
+      expect.objectContaining({ code: "INVALID_LENGTH" }),
+    );
+  });
 });
