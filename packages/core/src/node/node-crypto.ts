@@ -53,27 +53,16 @@ function verifyingKey(publicKey: Uint8Array): KeyObject {
 }
 
 /**
- * JWK is the cheapest form node:crypto imports a raw P-256 private key from, but it demands
- * x and y. ECDSA signing reads only d, and OpenSSL does not check that x, y belong to d, so
- * any valid point will do: the generator, encoded once. Deriving the true public key instead
- * cost a fixed-base multiplication and an ECDH context per signature, for nothing. Should a
- * later OpenSSL check the pair, the import would throw, never sign wrongly; the tests verify
- * every signature under the real public key.
- */
-const SIGNING_JWK_POINT = (() => {
-  const g = P256.BASE.toBytes(false);
-  const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
-  return { x: b64(g.subarray(1, 33)), y: b64(g.subarray(33, 65)) };
-})();
-
-/**
  * A private key imported for one signature. Not cached: a cached KeyObject would keep the
  * secret in native memory after the caller wipes its buffer, defeating `destroy()`.
  */
 function signingKey(privateKey: Uint8Array): KeyObject {
-  decodeScalar(privateKey, "private key");
+  // JWK is the cheapest import node:crypto offers for a raw scalar; it needs the matching public
+  // key. (A placeholder point would also sign today, since OpenSSL does not check the pair, but
+  // a key object whose halves disagree is not something to rely on.)
+  const publicKey = u8(ecdhWith(decodeScalar(privateKey, "private key")).getPublicKey());
   const d = Buffer.from(privateKey.buffer, privateKey.byteOffset, privateKey.length).toString("base64url");
-  return createPrivateKey({ key: { kty: "EC", crv: "P-256", ...SIGNING_JWK_POINT, d }, format: "jwk" });
+  return createPrivateKey({ key: { ...p256Jwk(publicKey), d }, format: "jwk" });
 }
 
 function p256Jwk(publicKey: Uint8Array): NodeJsonWebKey {
