@@ -3,6 +3,7 @@ import {
   DecryptionError,
   InvalidLengthError,
   type LinkMessage,
+  ManualClock,
   nobleCrypto,
   TimeoutError,
   TransportError,
@@ -20,14 +21,13 @@ import {
   MISSING_CHUNK_TIMEOUT_MS,
   RESPONSE_TIMEOUT_MS,
 } from "../src/index.ts";
-import { FakeClock } from "./framing/helpers/fake-clock.ts";
 import { type ChannelPairOptions, createFrameChannelPair } from "./framing/helpers/frame-channel-pair.ts";
 
 const kenc = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 ^ i);
 const receiveOptions = { timeoutMs: RESPONSE_TIMEOUT_MS };
 
 function connect(pair: ChannelPairOptions, options: Partial<FramedLinkOptions> = {}) {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const channels = createFrameChannelPair(pair);
   const common = { crypto: nobleCrypto, clock, ...options };
   const central = new FramedLink(channels.central, { ...common, role: "central" });
@@ -284,7 +284,7 @@ describe("FramedLink timeouts, errors and closing", () => {
     await flush();
     clock.advance(1);
     expect(await pending).toBeInstanceOf(TimeoutError);
-    expect(clock.pendingTimers).toBe(0);
+    expect(clock.pending).toBe(0);
   });
 
   it("drops a message whose next chunk is 5 s late, then carries the next one", async () => {
@@ -305,7 +305,7 @@ describe("FramedLink timeouts, errors and closing", () => {
     dropLast = false;
     await peripheral.send(message(FrameType.DEVICE_CONFIG, 100, 3));
     expect(await central.receive(receiveOptions)).toEqual(message(FrameType.DEVICE_CONFIG, 100, 3));
-    expect(clock.pendingTimers).toBe(0);
+    expect(clock.pending).toBe(0);
   });
 
   it("restarts the missing-chunk cut-off with every chunk", async () => {

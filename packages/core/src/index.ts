@@ -13,4 +13,5 @@ export * from "./errors.ts";
 export * from "./owner/index.ts";
 export * from "./ports/clock.ts";
 export * from "./ports/link.ts";
+export * from "./ports/manual-clock.ts";
 export * from "./ports/memory-link.ts";
