@@ -1,4 +1,4 @@
-import { SimRadio } from "@pairkit/ble";
+import { centralVehicleConnector, SimRadio } from "@pairkit/ble";
 import {
   type Crypto,
   createMemoryLinkPair,
@@ -23,7 +23,6 @@ import {
 import { nodeCrypto } from "@pairkit/core/node";
 import {
   advertiseVehicle,
-  centralVehicleConnector,
   createCarmakerCa,
   issueVehicleCertificate,
   VehicleSimulator,

@@ -165,15 +165,18 @@ export class HttpPairingApi implements PairingApi {
       if (signal?.aborted) throw new AbortedError({ cause });
       reply = undefined;
     }
-    if (!response.ok) throw errorFrom(response, reply);
+    if (!response.ok) throw apiErrorFrom(response, reply);
     if (typeof reply !== "object" || reply === null || Array.isArray(reply))
       throw new ApiError("INVALID_RESPONSE", "the pairing server's reply is not a JSON object");
     return reply as Json;
   }
 }
 
-/** The server's error body (seed 001 §4) when it sent one; the HTTP status otherwise. */
-function errorFrom(response: Response, reply: unknown): ApiError {
+/**
+ * The server's error body (seed 001 §4) when it sent one, the HTTP status otherwise. Exported for
+ * other clients of the same API (the web console) so every caller reads errors the same way.
+ */
+export function apiErrorFrom(response: Response, reply: unknown): ApiError {
   const body = typeof reply === "object" && reply !== null ? (reply as Json) : {};
   const code = typeof body.code === "string" ? body.code : `HTTP_${response.status}`;
   const message = typeof body.message === "string" ? body.message : `HTTP ${response.status}`;

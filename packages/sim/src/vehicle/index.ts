@@ -1,7 +1,6 @@
 // Vehicle simulator: the reference peer for owner pairing and the standard transaction.
 // Its MQTT vehicle-link binding is `@pairkit/sim/mqtt` (it pulls in @pairkit/server's client).
 
-export * from "./ble-connector.ts";
 export * from "./ble-vehicle.ts";
 export * from "./certificates.ts";
 export * from "./endpoint-store.ts";

@@ -1,11 +1,7 @@
-import { SimRadio } from "@pairkit/ble";
+import { centralVehicleConnector, SimRadio } from "@pairkit/ble";
 import { pairOwnerVehicle, runStandardTransaction, toHex } from "@pairkit/core";
 import { describe, expect, it } from "vitest";
-import {
-  advertiseVehicle,
-  centralVehicleConnector,
-  type VehicleSessionOutcome,
-} from "../../src/vehicle/index.ts";
+import { advertiseVehicle, type VehicleSessionOutcome } from "../../src/vehicle/index.ts";
 import { crypto, makeFixture } from "./fixture.ts";
 
 describe("owner pairing over the simulated BLE radio (30 ms interval, MTU 185)", () => {

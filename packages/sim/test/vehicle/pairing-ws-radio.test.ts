@@ -1,12 +1,13 @@
-import { type InterceptedPdu, openRadioCentral, openRadioPeripheral } from "@pairkit/ble";
+import {
+  centralVehicleConnector,
+  type InterceptedPdu,
+  openRadioCentral,
+  openRadioPeripheral,
+} from "@pairkit/ble";
 import { type RadioServer, startRadioServer } from "@pairkit/ble/node";
 import { pairOwnerVehicle, runStandardTransaction, utf8 } from "@pairkit/core";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  advertiseVehicle,
-  centralVehicleConnector,
-  type VehicleSessionOutcome,
-} from "../../src/vehicle/index.ts";
+import { advertiseVehicle, type VehicleSessionOutcome } from "../../src/vehicle/index.ts";
 import { crypto, makeFixture, PASSWORD } from "./fixture.ts";
 
 let server: RadioServer | undefined;

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SimRadio } from "@pairkit/ble";
+import { centralVehicleConnector, SimRadio } from "@pairkit/ble";
 import {
   ApiError,
   HttpPairingApi,
@@ -21,7 +21,6 @@ import { DEMO, loadConfig, type RunningServer, serve } from "@pairkit/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   advertiseVehicle,
-  centralVehicleConnector,
   createCarmakerCa,
   issueVehicleCertificate,
   type VehicleEvent,

@@ -1,18 +1,14 @@
-import {
-  type Central,
-  DeviceKind,
-  FramedLink,
-  findPeripheral,
-  OWNER_PAIRING_PIPE,
-  openCentralFrameChannel,
-  pairkitScanFilter,
-} from "@pairkit/ble";
 import type { Clock, Crypto, VehicleConnector } from "@pairkit/core";
+import { FramedLink } from "./framed-link.ts";
+import { DeviceKind, pairkitScanFilter } from "./gatt/advertising-data.ts";
+import { findPeripheral } from "./gatt/connect.ts";
+import { OWNER_PAIRING_PIPE, openCentralFrameChannel } from "./gatt/frame-channels.ts";
+import type { Central } from "./gatt/types.ts";
 
 /**
  * The phone's VehicleConnector over a BLE Central: scan for the owner pairing service with the
- * vehicle id hint, connect, open the pipe, frame it. Lives beside the vehicle until @pairkit/ble
- * takes it (core cannot import BLE; this is the one BLE-aware piece of the phone side).
+ * vehicle id hint, connect, open the pipe, frame it. It lives here rather than in core (which
+ * knows no BLE) so phones, the browser console and tests share it without the simulator.
  */
 export function centralVehicleConnector(
   central: Central,

@@ -1,2 +1,0 @@
-// The browser console. Filled by the web console issue.
-export {};
