@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import pino, { type DestinationStream, type Logger } from "pino";
 import { createAuthenticator } from "./auth/authenticator.ts";
 import { DevIssuer } from "./auth/dev-issuer.ts";
+import { ChangeFeed } from "./changes/change-feed.ts";
 import type { ServerConfig } from "./config.ts";
 import { type Db, openDatabase } from "./db/database.ts";
 import { seedDemoData } from "./db/demo-data.ts";
@@ -18,10 +19,14 @@ import { Metrics } from "./metrics/metrics.ts";
 import { DerivationQueue } from "./pairing/derivation-queue.ts";
 import { handleVehicleEvent } from "./pairing/vehicle-events.ts";
 import { adminRoutes } from "./routes/admin.ts";
-import { devRoutes } from "./routes/dev.ts";
+import { adminConsoleRoutes } from "./routes/admin-console.ts";
+import { adminEventsRoutes } from "./routes/admin-events.ts";
+import { type ConsoleOptions, consoleRoutes } from "./routes/console.ts";
+import { type DevFixtures, devRoutes } from "./routes/dev.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { keysRoutes } from "./routes/keys.ts";
 import { ktsRoutes } from "./routes/kts.ts";
+import { meRoutes } from "./routes/me.ts";
 import { pairingRoutes } from "./routes/pairing.ts";
 import { portalRoutes } from "./routes/portal.ts";
 import type { Services } from "./services.ts";
@@ -44,6 +49,10 @@ export interface BuildOptions {
   readonly crypto?: Crypto;
   /** Where logs go (stdout by default); tests capture them to check redaction. */
   readonly logStream?: DestinationStream;
+  /** Serve the built web console (static files, `/portal/redeem`, `/console/settings.json`). */
+  readonly console?: ConsoleOptions;
+  /** What `/dev/trust-anchors` and `/dev/cards` answer (development mode; e.g. the demo fleet's). */
+  readonly devFixtures?: DevFixtures;
 }
 
 /** Field names whose values never reach a log line (at the top level or one level down). */
@@ -179,6 +188,7 @@ export async function buildServer(
       // Development without KTS_PRIVATE_KEY: a per-process key (attestations do not survive a restart).
       kts: new KeyTrackingSigner(crypto, config.ktsPrivateKey ?? crypto.generateKeyPair().privateKey),
       mailer,
+      changes: new ChangeFeed((err) => log.error({ err }, "change listener failed")),
     };
 
     const app = Fastify({
@@ -222,7 +232,13 @@ export async function buildServer(
     await app.register(async (scope) => keysRoutes(scope, services));
     await app.register(async (scope) => portalRoutes(scope, services));
     await app.register(async (scope) => adminRoutes(scope, services));
-    if (config.mode === "development") await app.register(async (scope) => devRoutes(scope, services));
+    await app.register(async (scope) => adminConsoleRoutes(scope, services));
+    await app.register(async (scope) => adminEventsRoutes(scope, services));
+    await app.register(async (scope) => meRoutes(scope, services));
+    if (config.mode === "development")
+      await app.register(async (scope) => devRoutes(scope, services, options.devFixtures));
+    const consoleOptions = options.console;
+    if (consoleOptions) await app.register(async (scope) => consoleRoutes(scope, consoleOptions));
     return app;
   } catch (error) {
     await cleanup();

@@ -81,6 +81,8 @@ export interface ServerConfig {
   readonly maintenanceIntervalSeconds: number;
   /** Seed demo users, owners, vehicles and subscriptions at startup (development only). */
   readonly seedDemoData: boolean;
+  /** Admin console event streams (`GET /admin/events`) open at once, per process. */
+  readonly eventStreamsMax: number;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -204,6 +206,7 @@ export function loadConfig(env: Env): ServerConfig {
     ktsPrivateKey,
     maintenanceIntervalSeconds: integer(env, "MAINTENANCE_INTERVAL_SECONDS", 30, 1, 3600),
     seedDemoData: seedDemoData === "true",
+    eventStreamsMax: integer(env, "EVENT_STREAMS_MAX", 20, 1, 1000),
   };
 }
 

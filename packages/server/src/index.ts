@@ -5,6 +5,8 @@ export { type Env, loadConfig, type ServerConfig } from "./config.ts";
 export { type Db, openDatabase } from "./db/database.ts";
 export { DEMO } from "./db/demo-data.ts";
 export { API_ERRORS, ApiError, type ApiErrorCode, ConfigError } from "./errors.ts";
+export type { ConsoleOptions } from "./routes/console.ts";
+export type { DevCard, DevFixtures } from "./routes/dev.ts";
 export { type RunningServer, serve } from "./serve.ts";
 export * from "./vehicle-link/messages.ts";
 export {

@@ -20,10 +20,10 @@ const MAX_MAIL_ATTEMPTS = 5;
  * revocations the vehicle has not acknowledged yet.
  */
 export async function runMaintenance(services: Services): Promise<MaintenanceReport> {
-  const { db, crypto, clock, config, metrics, mailer, log } = services;
+  const { db, crypto, clock, config, metrics, mailer, log, changes } = services;
   const now = new Date(clock.now());
 
-  const expired = await db.transaction().execute(async (tx) => {
+  const expired = await changes.commit(db, async (tx, changed) => {
     const rows = await tx
       .updateTable("pairingSessions")
       .set({ status: "expired", failureCode: "PAIRING_PASSWORD_EXPIRED" })
@@ -32,11 +32,15 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
       .returning(["sessionId", "vehicleId"])
       .execute();
     for (const row of rows) {
-      await appendAudit(
-        tx,
-        crypto,
-        { actor: "system", event: "pairing.expired", vehicleId: row.vehicleId, sessionId: row.sessionId },
-        now,
+      changed.add("session", row.sessionId);
+      changed.add(
+        "audit",
+        await appendAudit(
+          tx,
+          crypto,
+          { actor: "system", event: "pairing.expired", vehicleId: row.vehicleId, sessionId: row.sessionId },
+          now,
+        ),
       );
     }
     return rows.length;

@@ -2,6 +2,7 @@ import type { Clock, Crypto } from "@pairkit/core";
 import type { Logger } from "pino";
 import type { Authenticator } from "./auth/authenticator.ts";
 import type { DevIssuer } from "./auth/dev-issuer.ts";
+import type { ChangeFeed } from "./changes/change-feed.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Db } from "./db/database.ts";
 import type { KeyTrackingSigner } from "./kts/attestation.ts";
@@ -27,4 +28,6 @@ export interface Services {
   readonly metrics: Metrics;
   readonly kts: KeyTrackingSigner;
   readonly mailer: Mailer;
+  /** Committed changes of sessions, transactions, keys, attestations and the audit log. */
+  readonly changes: ChangeFeed;
 }

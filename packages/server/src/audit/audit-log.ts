@@ -59,14 +59,14 @@ function canonicalJson(value: unknown): string {
 /**
  * Appends one entry inside the caller's transaction, so the entry commits or rolls back with the
  * state change it records. The head row is locked for the rest of the transaction: appends from
- * all replicas are serialised and the chain never forks.
+ * all replicas are serialised and the chain never forks. Returns the entry's number (`seq`).
  */
 export async function appendAudit(
   tx: Transaction<Database>,
   crypto: Crypto,
   event: AuditEvent,
   now: Date,
-): Promise<void> {
+): Promise<number> {
   const head = await tx
     .selectFrom("auditHead")
     .select(["seq", "hash"])
@@ -89,6 +89,7 @@ export async function appendAudit(
     .values({ ...entry, detail: JSON.stringify(entry.detail), prevHash: head.hash, hash })
     .execute();
   await tx.updateTable("auditHead").set({ seq: entry.seq, hash }).where("id", "=", 1).execute();
+  return entry.seq;
 }
 
 export type AuditVerification =

@@ -63,3 +63,13 @@ export function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^Bearer ([A-Za-z0-9._~+/-]+=*)$/);
   return match?.[1];
 }
+
+/** The caller's principal when they are an administrator: UNAUTHENTICATED or FORBIDDEN otherwise. */
+export async function authenticateAdmin(
+  authenticate: Authenticator,
+  authorization: string | undefined,
+): Promise<Principal> {
+  const principal = await authenticate(bearerToken(authorization));
+  if (principal.role !== "admin") throw new ApiError("FORBIDDEN", "administrators only");
+  return principal;
+}

@@ -196,6 +196,7 @@ export const KeySummary = Type.Object({
 });
 export const KeysReply = Type.Object({ keys: Type.Array(KeySummary) });
 export const KeyIdParams = Type.Object({ keyId: Uuid });
+export type KeyIdParams = Static<typeof KeyIdParams>;
 export const RevokeReply = Type.Object({ keyId: Uuid, state: Type.Literal("revoking") });
 
 export const Vin = Type.String({ pattern: "^[A-Za-z0-9]{11,17}$" });
@@ -260,3 +261,137 @@ export const SubscriptionBody = Type.Object(
   { additionalProperties: false },
 );
 export type SubscriptionBody = Static<typeof SubscriptionBody>;
+
+const IsoTime = Type.String({ format: "date-time" });
+const NullableIsoTime = Type.Union([IsoTime, Type.Null()]);
+const HexDigest = Type.String({ pattern: "^[0-9a-f]+$", description: "hex" });
+const Base64Bytes = Type.String({ contentEncoding: "base64" });
+
+export const MyVehicle = Type.Object({
+  vehicleId: VehicleId,
+  vin: Type.String(),
+  model: Type.String(),
+  subscribed: Type.Boolean({ description: "A digital key subscription is valid now" }),
+  subscriptionValidUntil: Type.Union([IsoTime, Type.Null()], {
+    description: "End of the digital key subscription (possibly past); null: never subscribed",
+  }),
+  ownerKey: Type.Union(
+    [
+      Type.Object({
+        keyId: Uuid,
+        state: Type.Union([Type.Literal("active"), Type.Literal("revoking")]),
+        attested: Type.Boolean(),
+      }),
+      Type.Null(),
+    ],
+    { description: "The caller's current (active or revoking) owner key for the vehicle" },
+  ),
+});
+export const MyVehiclesReply = Type.Object({ vehicles: Type.Array(MyVehicle) });
+
+export const LimitQuery = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.String({
+        // Query values arrive as strings and the server does not coerce types: 1–500 as digits.
+        pattern: "^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$",
+        description: "Newest items to return, 1–500 (default 50)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type LimitQuery = Static<typeof LimitQuery>;
+
+const SessionStatusSchema = Type.Union(
+  ["provisioning", "open", "paired", "failed", "expired", "superseded"].map((s) => Type.Literal(s)),
+);
+export const AdminSession = Type.Object({
+  sessionId: Uuid,
+  userId: Type.String(),
+  vehicleId: VehicleId,
+  status: SessionStatusSchema,
+  channel: Type.Union([Type.Literal("app"), Type.Literal("portal"), Type.Literal("hotline")]),
+  issuedAt: IsoTime,
+  expiresAt: IsoTime,
+  attemptCount: Type.Integer({ minimum: 0 }),
+  maxAttempts: Type.Integer({ minimum: 1 }),
+  replaceExisting: Type.Boolean(),
+  deviceInfo: Type.Union([
+    Type.Object({ platform: Type.String(), model: Type.String(), appVersion: Type.String() }),
+    Type.Null(),
+  ]),
+  failureCode: Type.Union([Type.String(), Type.Null()]),
+});
+export const AdminSessionsReply = Type.Object({ items: Type.Array(AdminSession) });
+
+export const AdminTransaction = Type.Object({
+  transactionId: Uuid,
+  sessionId: Uuid,
+  userId: Type.String(),
+  vehicleId: VehicleId,
+  status: Type.Union(["started", "configured", "attested", "failed"].map((s) => Type.Literal(s))),
+  policyFlags: Type.Integer({ minimum: 0, maximum: 255 }),
+  vehiclePublicKeyHash: HexDigest,
+  deviceNonce: Base64Bytes,
+  vehicleNonce: Base64Bytes,
+  configDigest: Type.Union([HexDigest, Type.Null()]),
+  endpointIdHash: Type.Union([HexDigest, Type.Null()]),
+  createdAt: IsoTime,
+});
+export const AdminTransactionsReply = Type.Object({ items: Type.Array(AdminTransaction) });
+
+export const AdminKey = Type.Object({
+  keyId: Uuid,
+  vehicleId: VehicleId,
+  ownerUserId: Type.String(),
+  role: Type.Literal("owner"),
+  state: Type.Union([Type.Literal("active"), Type.Literal("revoking"), Type.Literal("revoked")]),
+  attested: Type.Boolean(),
+  endpointIdHash: HexDigest,
+  endpointPublicKey: Type.Union([Base64Bytes, Type.Null()], {
+    description: "SEC1 uncompressed, base64; null until registered with the KTS",
+  }),
+  transactionId: Uuid,
+  createdAt: IsoTime,
+  revokedAt: NullableIsoTime,
+});
+export const AdminKeysReply = Type.Object({ items: Type.Array(AdminKey) });
+
+export const AdminAttestation = Type.Object({
+  keyId: Uuid,
+  transactionId: Uuid,
+  vehicleId: VehicleId,
+  issuedAt: IsoTime,
+  signature: Type.String({ contentEncoding: "base64", description: "ECDSA P-256 DER" }),
+  verified: Type.Boolean({ description: "The phone handed it back and it verified" }),
+});
+export const AdminAttestationsReply = Type.Object({ items: Type.Array(AdminAttestation) });
+
+export const AdminAuditReply = Type.Object({
+  entries: Type.Array(
+    Type.Object({
+      id: Type.Integer({ minimum: 1, description: "Position in the chain" }),
+      at: IsoTime,
+      actor: Type.String(),
+      action: Type.String({ description: "Dotted event name, e.g. pairing.completed" }),
+      detail: Type.Record(Type.String(), Type.Unknown()),
+      hash: HexDigest,
+    }),
+  ),
+  chain: Type.Object({
+    intact: Type.Boolean(),
+    checked: Type.Integer({ minimum: 0, description: "Entries verified from the start of the chain" }),
+    firstBrokenId: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+  }),
+});
+
+export const DevTrustAnchorsReply = Type.Object({
+  certificates: Type.Array(Type.String({ contentEncoding: "base64", description: "DER certificate" })),
+});
+export const DevCard = Type.Object({
+  name: Type.String(),
+  qrText: Type.String(),
+  qrPngBase64: Type.String({ contentEncoding: "base64" }),
+});
+export const DevCardsReply = Type.Object({ cards: Type.Array(DevCard) });

@@ -14,7 +14,7 @@ export async function revokeKeyOnVehicle(
   keyId: string,
   endpointIdHash: string,
 ): Promise<void> {
-  const { db, crypto, clock, link, config } = services;
+  const { db, crypto, clock, link, config, changes } = services;
   const deliveryId = randomUUID();
   await db
     .insertInto("verifierDeliveries")
@@ -47,7 +47,7 @@ export async function revokeKeyOnVehicle(
     throw error;
   }
   const now = new Date(clock.now());
-  await db.transaction().execute(async (tx) => {
+  await changes.commit(db, async (tx, changed) => {
     await tx
       .updateTable("verifierDeliveries")
       .set({ status, answeredAt: now })
@@ -61,26 +61,42 @@ export async function revokeKeyOnVehicle(
       .where("state", "=", "revoking")
       .executeTakeFirst();
     if (revoked.numUpdatedRows > 0n) {
-      await appendAudit(
-        tx,
-        crypto,
-        { actor: `vehicle:${vehicleId}`, event: "key.revoked", vehicleId, keyId },
-        now,
+      changed.add("key", keyId);
+      changed.add(
+        "audit",
+        await appendAudit(
+          tx,
+          crypto,
+          { actor: `vehicle:${vehicleId}`, event: "key.revoked", vehicleId, keyId },
+          now,
+        ),
       );
     }
   });
 }
 
-/** The owner revokes one of their keys: `active` → `revoking` now, `revoked` when the vehicle confirms. */
-export async function requestKeyRevocation(services: Services, userId: string, keyId: string): Promise<void> {
-  const { db, crypto, clock } = services;
+export interface RevocationRequest {
+  readonly keyId: string;
+  /** The owner revoking their own key; undefined: an administrator revoking any key. */
+  readonly ownerUserId: string | undefined;
+  /** `user:<id>` or `admin:<id>` for the audit log. */
+  readonly actor: string;
+}
+
+/**
+ * The owner (or an administrator) revokes a key: `active` → `revoking` now, `revoked` when the
+ * vehicle confirms. An owner sees KEY_NOT_FOUND for keys that are not theirs.
+ */
+export async function requestKeyRevocation(services: Services, request: RevocationRequest): Promise<void> {
+  const { db, crypto, clock, changes } = services;
+  const { keyId, ownerUserId } = request;
   const now = new Date(clock.now());
-  const key = await db.transaction().execute(async (tx) => {
+  const key = await changes.commit(db, async (tx, changed) => {
     const updated = await tx
       .updateTable("digitalKeys")
       .set({ state: "revoking" })
       .where("keyId", "=", keyId)
-      .where("ownerUserId", "=", userId)
+      .$if(ownerUserId !== undefined, (q) => q.where("ownerUserId", "=", ownerUserId!))
       .where("state", "=", "active")
       .returning(["vehicleId", "keyMaterialHash"])
       .executeTakeFirst();
@@ -89,16 +105,20 @@ export async function requestKeyRevocation(services: Services, userId: string, k
         .selectFrom("digitalKeys")
         .select("state")
         .where("keyId", "=", keyId)
-        .where("ownerUserId", "=", userId)
+        .$if(ownerUserId !== undefined, (q) => q.where("ownerUserId", "=", ownerUserId!))
         .executeTakeFirst();
       if (!existing) throw new ApiError("KEY_NOT_FOUND", "no such key");
       throw new ApiError("KEY_NOT_ACTIVE", `key is ${existing.state}`);
     }
-    await appendAudit(
-      tx,
-      crypto,
-      { actor: `user:${userId}`, event: "key.revocation_requested", vehicleId: updated.vehicleId, keyId },
-      now,
+    changed.add("key", keyId);
+    changed.add(
+      "audit",
+      await appendAudit(
+        tx,
+        crypto,
+        { actor: request.actor, event: "key.revocation_requested", vehicleId: updated.vehicleId, keyId },
+        now,
+      ),
     );
     return updated;
   });

@@ -28,7 +28,7 @@ export async function registerEndpoint(
   transactionId: string,
   endpointPublicKey: Uint8Array,
 ): Promise<IssuedAttestation> {
-  const { db, crypto, clock, kts } = services;
+  const { db, crypto, clock, kts, changes } = services;
   try {
     decodePoint(endpointPublicKey, "endpointPublicKey");
   } catch (cause) {
@@ -57,13 +57,15 @@ export async function registerEndpoint(
   };
   const signature = kts.sign({ ...fields, endpointKeyId: key.keyMaterialHash });
   try {
-    await db.transaction().execute(async (tx) => {
+    await changes.commit(db, async (tx, changed) => {
       await tx
         .insertInto("keyAttestations")
         .values({ keyId: key.keyId, transactionId, signature, issuedAt, verified: false })
         .execute();
       await tx.updateTable("digitalKeys").set({ endpointPublicKey }).where("keyId", "=", key.keyId).execute();
-      await appendAudit(
+      changed.add("attestation", key.keyId);
+      changed.add("key", key.keyId);
+      const entry = await appendAudit(
         tx,
         crypto,
         {
@@ -75,6 +77,7 @@ export async function registerEndpoint(
         },
         issuedAt,
       );
+      changed.add("audit", entry);
     });
   } catch (error) {
     if (isUniqueViolation(error))
@@ -95,7 +98,7 @@ export async function recordKtsResponse(
   signature: Uint8Array,
   issuedAt: Date,
 ): Promise<void> {
-  const { db, crypto, clock, kts } = services;
+  const { db, crypto, clock, kts, changes } = services;
   const record = await db
     .selectFrom("keyAttestations")
     .innerJoin("digitalKeys", "digitalKeys.keyId", "keyAttestations.keyId")
@@ -122,7 +125,7 @@ export async function recordKtsResponse(
     throw new ApiError("INVALID_ATTESTATION", "the attestation does not verify");
   }
   const now = new Date(clock.now());
-  await db.transaction().execute(async (tx) => {
+  await changes.commit(db, async (tx, changed) => {
     await tx
       .updateTable("keyAttestations")
       .set({ verified: true })
@@ -134,7 +137,10 @@ export async function recordKtsResponse(
       .set({ status: "attested" })
       .where("transactionId", "=", transactionId)
       .execute();
-    await appendAudit(
+    changed.add("attestation", record.keyId);
+    changed.add("key", record.keyId);
+    changed.add("transaction", transactionId);
+    const entry = await appendAudit(
       tx,
       crypto,
       {
@@ -146,5 +152,6 @@ export async function recordKtsResponse(
       },
       now,
     );
+    changed.add("audit", entry);
   });
 }

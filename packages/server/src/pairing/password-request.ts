@@ -85,7 +85,7 @@ export async function requestPairingPassword(
   services: Services,
   request: PasswordRequest,
 ): Promise<IssuedPassword> {
-  const { config, db, crypto, clock, link, derivation } = services;
+  const { config, db, crypto, clock, link, derivation, changes } = services;
   const { userId, vehicleId } = request;
 
   await checkPairingEligibility(services, userId, vehicleId, request.replaceExisting);
@@ -105,7 +105,7 @@ export async function requestPairingPassword(
 
   let seq: number;
   try {
-    seq = await db.transaction().execute(async (tx) => {
+    seq = await changes.commit(db, async (tx, changed) => {
       // Locks the vehicle row until commit: requests for one vehicle take turns here, and their
       // sequence numbers follow commit order, so the vehicle can drop a verifier that arrives late.
       const { verifierSeq } = await tx
@@ -123,6 +123,7 @@ export async function requestPairingPassword(
         .where("status", "in", ["provisioning", "open"])
         .returning("sessionId")
         .execute();
+      for (const row of superseded) changed.add("session", row.sessionId);
       await tx
         .insertInto("pairingSessions")
         .values({
@@ -141,6 +142,7 @@ export async function requestPairingPassword(
           failureCode: null,
         })
         .execute();
+      changed.add("session", sessionId);
       await tx
         .insertInto("verifierDeliveries")
         .values({
@@ -154,7 +156,7 @@ export async function requestPairingPassword(
           answeredAt: null,
         })
         .execute();
-      await appendAudit(
+      const entry = await appendAudit(
         tx,
         crypto,
         {
@@ -170,6 +172,7 @@ export async function requestPairingPassword(
         },
         now,
       );
+      changed.add("audit", entry);
       return verifierSeq;
     });
   } catch (error) {
@@ -227,7 +230,7 @@ export async function requestPairingPassword(
   }
 
   const answeredAt = new Date(clock.now());
-  const opened = await db.transaction().execute(async (tx) => {
+  const opened = await changes.commit(db, async (tx, changed) => {
     await tx
       .updateTable("verifierDeliveries")
       .set({ status: outcome.status, answeredAt })
@@ -244,9 +247,10 @@ export async function requestPairingPassword(
       .where("sessionId", "=", sessionId)
       .where("status", "=", "provisioning")
       .executeTakeFirst();
-    const changed = updated.numUpdatedRows > 0n;
-    if (changed) {
-      await appendAudit(
+    const concluded = updated.numUpdatedRows > 0n;
+    if (concluded) {
+      changed.add("session", sessionId);
+      const entry = await appendAudit(
         tx,
         crypto,
         {
@@ -261,8 +265,9 @@ export async function requestPairingPassword(
         },
         answeredAt,
       );
+      changed.add("audit", entry);
     }
-    return changed;
+    return concluded;
   });
 
   if (outcome.status !== "acked") throw outcome.error;

@@ -47,14 +47,14 @@ export async function startSession(
   services: Services,
   request: StartSessionRequest,
 ): Promise<StartedSession> {
-  const { db, crypto, clock, metrics } = services;
+  const { db, crypto, clock, metrics, changes } = services;
   const now = new Date(clock.now());
   try {
     decodePoint(request.pointX, "pointX");
   } catch (cause) {
     throw new ApiError("BAD_REQUEST", "pointX is not a valid P-256 point", { cause });
   }
-  return db.transaction().execute(async (tx) => {
+  return changes.commit(db, async (tx, changed) => {
     const spent = await tx
       .updateTable("pairingSessions")
       .set((eb) => ({ attemptCount: eb("attemptCount", "+", 1) }))
@@ -102,7 +102,9 @@ export async function startSession(
       })
       .execute();
     const remainingAttempts = spent.maxAttempts - spent.attemptCount;
-    await appendAudit(
+    changed.add("session", request.sessionId);
+    changed.add("transaction", transactionId);
+    const entry = await appendAudit(
       tx,
       crypto,
       {
@@ -114,6 +116,7 @@ export async function startSession(
       },
       now,
     );
+    changed.add("audit", entry);
     metrics.attempts.inc({ result: "started" });
     return {
       transactionId,
@@ -143,7 +146,7 @@ export async function confirmConfig(
   services: Services,
   request: ConfirmConfigRequest,
 ): Promise<{ keyId?: string }> {
-  const { db, crypto, clock, metrics } = services;
+  const { db, crypto, clock, metrics, changes } = services;
   const now = new Date(clock.now());
   const actor = `user:${request.userId}`;
   const found = await db
@@ -162,7 +165,7 @@ export async function confirmConfig(
   const { sessionId, vehicleId } = found;
 
   if (request.seStatus !== 0) {
-    await db.transaction().execute(async (tx) => {
+    await changes.commit(db, async (tx, changed) => {
       const failed = await tx
         .updateTable("pairingTransactions")
         .set({ status: "failed" })
@@ -176,7 +179,9 @@ export async function confirmConfig(
         .where("sessionId", "=", sessionId)
         .where("status", "=", "open")
         .execute();
-      await appendAudit(
+      changed.add("transaction", request.transactionId);
+      changed.add("session", sessionId);
+      const entry = await appendAudit(
         tx,
         crypto,
         {
@@ -188,6 +193,7 @@ export async function confirmConfig(
         },
         now,
       );
+      changed.add("audit", entry);
     });
     metrics.pairings.inc({ outcome: "failed" });
     return {};
@@ -196,7 +202,7 @@ export async function confirmConfig(
   const keyId = randomUUID();
   let replaced: { keyId: string; keyMaterialHash: string }[] = [];
   try {
-    replaced = await db.transaction().execute(async (tx) => {
+    replaced = await changes.commit(db, async (tx, changed) => {
       const configured = await tx
         .updateTable("pairingTransactions")
         .set({
@@ -249,7 +255,11 @@ export async function confirmConfig(
           revokedAt: null,
         })
         .execute();
-      await appendAudit(
+      changed.add("transaction", request.transactionId);
+      changed.add("session", sessionId);
+      for (const k of old) changed.add("key", k.keyId);
+      changed.add("key", keyId);
+      const entry = await appendAudit(
         tx,
         crypto,
         {
@@ -266,6 +276,7 @@ export async function confirmConfig(
         },
         now,
       );
+      changed.add("audit", entry);
       return old;
     });
   } catch (error) {

@@ -15,9 +15,9 @@ export async function handleVehicleEvent(
   vehicleId: string,
   event: EventMessage,
 ): Promise<void> {
-  const { db, crypto, clock, metrics } = services;
+  const { db, crypto, clock, metrics, changes } = services;
   const now = new Date(clock.now());
-  await db.transaction().execute(async (tx) => {
+  await changes.commit(db, async (tx, changed) => {
     await tx.selectFrom("auditHead").select("seq").where("id", "=", 1).forUpdate().execute();
     const seen = await tx
       .selectFrom("auditLog")
@@ -25,12 +25,12 @@ export async function handleVehicleEvent(
       .where((eb) => eb(eb.ref("detail", "->>").key("eventId"), "=", event.eventId))
       .executeTakeFirst();
     if (seen) return;
-    const audit = (
+    const audit = async (
       name: string,
       ids: { sessionId?: string; keyId?: string },
       detail: Record<string, unknown>,
-    ) =>
-      appendAudit(
+    ) => {
+      const entry = await appendAudit(
         tx,
         crypto,
         {
@@ -42,6 +42,8 @@ export async function handleVehicleEvent(
         },
         now,
       );
+      changed.add("audit", entry);
+    };
 
     switch (event.type) {
       case "attempt_failed": {
@@ -55,7 +57,10 @@ export async function handleVehicleEvent(
           .where("status", "=", "open")
           .where((eb) => eb("attemptCount", "<", eb("maxAttempts", "-", event.remainingAttempts)))
           .executeTakeFirst();
-        if (updated.numUpdatedRows > 0n) metrics.attempts.inc({ result: "failed" });
+        if (updated.numUpdatedRows > 0n) {
+          metrics.attempts.inc({ result: "failed" });
+          changed.add("session", event.sessionId);
+        }
         await audit(
           "pairing.attempt_failed",
           { sessionId: event.sessionId },
@@ -65,7 +70,10 @@ export async function handleVehicleEvent(
       }
       case "locked": {
         const failed = await failSession(tx, vehicleId, event.sessionId, "ATTEMPTS_EXHAUSTED");
-        if (failed) metrics.pairings.inc({ outcome: "locked" });
+        if (failed) {
+          metrics.pairings.inc({ outcome: "locked" });
+          changed.add("session", event.sessionId);
+        }
         await audit("pairing.locked", { sessionId: event.sessionId }, { applied: failed });
         return;
       }
@@ -95,6 +103,7 @@ export async function handleVehicleEvent(
           .where("vehicleId", "=", vehicleId)
           .where("state", "in", ["active", "revoking"])
           .executeTakeFirst();
+        if (revoked.numUpdatedRows > 0n) changed.add("key", event.keyId);
         await audit(
           "key.revoked_by_vehicle",
           { keyId: event.keyId },

@@ -31,7 +31,7 @@ const wrongCredentials = () => new ApiError("PIN_INVALID", "VIN, e-mail or owner
  * lockout; a correct PIN resets the count.
  */
 export async function requestPasswordLink(services: Services, request: LinkRequest): Promise<void> {
-  const { db, crypto, clock, config, mailer } = services;
+  const { db, crypto, clock, config, mailer, changes } = services;
   const now = new Date(clock.now());
   await consumeRateLimit(services, `portal:vin:${request.vin}`, config.portal.requestsPerVinPerHour, 3600);
 
@@ -81,7 +81,7 @@ export async function requestPasswordLink(services: Services, request: LinkReque
   const actor = request.agentUserId ? `agent:${request.agentUserId}` : `user:${owner.userId}`;
   if (!(await verifyLowEntropySecret(crypto, request.pin, reserved.pinHash!))) {
     const lock = reserved.pinFailures >= max;
-    await db.transaction().execute(async (tx) => {
+    await changes.commit(db, async (tx, changed) => {
       if (lock) {
         await tx
           .updateTable("ownerships")
@@ -90,16 +90,19 @@ export async function requestPasswordLink(services: Services, request: LinkReque
           .where("vehicleId", "=", owner.vehicleId)
           .execute();
       }
-      await appendAudit(
-        tx,
-        crypto,
-        {
-          actor,
-          event: lock ? "portal.pin_locked" : "portal.pin_wrong",
-          vehicleId: owner.vehicleId,
-          detail: { failures: reserved.pinFailures },
-        },
-        now,
+      changed.add(
+        "audit",
+        await appendAudit(
+          tx,
+          crypto,
+          {
+            actor,
+            event: lock ? "portal.pin_locked" : "portal.pin_wrong",
+            vehicleId: owner.vehicleId,
+            detail: { failures: reserved.pinFailures },
+          },
+          now,
+        ),
       );
     });
     if (lock) {
@@ -121,7 +124,7 @@ export async function requestPasswordLink(services: Services, request: LinkReque
   const token = Buffer.from(crypto.randomBytes(32)).toString("base64url");
   const outboxId = randomUUID();
   const link = `${config.publicUrl}/portal/redeem#token=${token}`;
-  await db.transaction().execute(async (tx) => {
+  await changes.commit(db, async (tx, changed) => {
     await tx
       .insertInto("portalTokens")
       .values({
@@ -154,16 +157,19 @@ export async function requestPasswordLink(services: Services, request: LinkReque
         sentAt: null,
       })
       .execute();
-    await appendAudit(
-      tx,
-      crypto,
-      {
-        actor,
-        event: "portal.link_sent",
-        vehicleId: owner.vehicleId,
-        detail: { channel: request.agentUserId ? "hotline" : "portal" },
-      },
-      now,
+    changed.add(
+      "audit",
+      await appendAudit(
+        tx,
+        crypto,
+        {
+          actor,
+          event: "portal.link_sent",
+          vehicleId: owner.vehicleId,
+          detail: { channel: request.agentUserId ? "hotline" : "portal" },
+        },
+        now,
+      ),
     );
   });
   await mailer

@@ -2,7 +2,7 @@ import { decodePoint } from "@pairkit/core";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { appendAudit } from "../audit/audit-log.ts";
-import { bearerToken } from "../auth/authenticator.ts";
+import { authenticateAdmin } from "../auth/authenticator.ts";
 import { hashLowEntropySecret } from "../auth/secret-hash.ts";
 import { isUniqueViolation } from "../db/errors.ts";
 import { ApiError } from "../errors.ts";
@@ -25,21 +25,21 @@ const Created = Type.Object({ created: Type.Literal(true) });
  * credential), ownership with the owner PIN, subscriptions. Admin role only; every change audited.
  */
 export async function adminRoutes(app: FastifyInstance, services: Services): Promise<void> {
-  const { db, crypto, clock } = services;
-  const admin = async (request: FastifyRequest) => {
-    const principal = await services.authenticate(bearerToken(request.headers.authorization));
-    if (principal.role !== "admin") throw new ApiError("FORBIDDEN", "administrators only");
-    return principal;
-  };
+  const { db, crypto, clock, changes } = services;
+  const admin = (request: FastifyRequest) =>
+    authenticateAdmin(services.authenticate, request.headers.authorization);
   const audited = async (
     actor: string,
     event: string,
     vehicleId: string | null,
     detail: Record<string, unknown>,
   ) =>
-    db
-      .transaction()
-      .execute((tx) => appendAudit(tx, crypto, { actor, event, vehicleId, detail }, new Date(clock.now())));
+    changes.commit(db, async (tx, changed) =>
+      changed.add(
+        "audit",
+        await appendAudit(tx, crypto, { actor, event, vehicleId, detail }, new Date(clock.now())),
+      ),
+    );
   const conflict = (error: unknown, what: string): never => {
     if (isUniqueViolation(error)) throw new ApiError("BAD_REQUEST", `${what} already exists`);
     if ((error as { code?: string }).code === "23503")

@@ -3,8 +3,10 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { ApiError } from "../errors.ts";
 import {
+  DevCardsReply,
   DevTokenBody,
   DevTokenReply,
+  DevTrustAnchorsReply,
   errorReplies,
   VehicleCredentialBody,
   VehicleCredentialReply,
@@ -13,12 +15,31 @@ import {
 import type { Services } from "../services.ts";
 import { issueVehicleCredential } from "../vehicles/credentials.ts";
 
+/** A simulated Active Card as the console shows it: its QR code, as text and as a PNG image. */
+export interface DevCard {
+  readonly name: string;
+  readonly qrText: string;
+  readonly qrPngBase64: string;
+}
+
+/** What the composition root knows of the simulated world (the demo fleet, the cards). */
+export interface DevFixtures {
+  /** DER certificates of the carmaker roots a development phone trusts. */
+  trustAnchors(): readonly Uint8Array[];
+  cards(): readonly DevCard[];
+}
+
 /**
- * Development-only helpers: a token for a seeded user, the dev issuer's JWKS, and MQTT credentials
- * for the vehicle simulator. Registered only in development mode; in production the routes do not
- * exist, and each handler re-checks the mode so a wiring mistake still fails closed.
+ * Development-only helpers: a token for a seeded user, the dev issuer's JWKS, MQTT credentials
+ * for the vehicle simulator, and the simulated world's trust anchors and cards (empty when the
+ * server runs without fixtures). Registered only in development mode; in production the routes do
+ * not exist, and each handler re-checks the mode so a wiring mistake still fails closed.
  */
-export async function devRoutes(app: FastifyInstance, services: Services): Promise<void> {
+export async function devRoutes(
+  app: FastifyInstance,
+  services: Services,
+  fixtures: DevFixtures | undefined,
+): Promise<void> {
   const { devIssuer } = services;
   const requireDevelopment = () => {
     if (services.config.mode !== "development" || devIssuer === undefined) {
@@ -103,6 +124,37 @@ export async function devRoutes(app: FastifyInstance, services: Services): Promi
         clientId: `vehicle-${vehicleId}`,
         password,
       };
+    },
+  );
+
+  app.get(
+    "/dev/trust-anchors",
+    {
+      schema: {
+        tags: ["dev"],
+        summary: "Carmaker root certificates the development phone trusts (base64 DER)",
+        response: { 200: DevTrustAnchorsReply, ...errorReplies },
+      },
+    },
+    async () => {
+      requireDevelopment();
+      const anchors = fixtures?.trustAnchors() ?? [];
+      return { certificates: anchors.map((der) => Buffer.from(der).toString("base64")) };
+    },
+  );
+
+  app.get(
+    "/dev/cards",
+    {
+      schema: {
+        tags: ["dev"],
+        summary: "The simulated Active Cards and their QR codes",
+        response: { 200: DevCardsReply, ...errorReplies },
+      },
+    },
+    async () => {
+      requireDevelopment();
+      return { cards: fixtures?.cards() ?? [] };
     },
   );
 }

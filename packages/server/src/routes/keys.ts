@@ -47,7 +47,11 @@ export async function keysRoutes(app: FastifyInstance, services: Services): Prom
     },
     async (request, reply) => {
       const principal = await services.authenticate(bearerToken(request.headers.authorization));
-      await requestKeyRevocation(services, principal.userId, request.params.keyId);
+      await requestKeyRevocation(services, {
+        keyId: request.params.keyId,
+        ownerUserId: principal.userId,
+        actor: `user:${principal.userId}`,
+      });
       return reply.status(202).send({ keyId: request.params.keyId, state: "revoking" });
     },
   );
