@@ -40,6 +40,8 @@ export class AdminView {
   readonly #status = statusLine("admin-status");
   readonly #tables = new Map<Kind, HTMLElement>();
   readonly #timers = new Map<Kind, ReturnType<typeof setTimeout>>();
+  /** Keys revoked from here whose vehicle has not confirmed yet. */
+  readonly #revoking = new Set<string>();
   #token: string | undefined;
   #stream: AbortController | undefined;
 
@@ -121,8 +123,20 @@ export class AdminView {
       const path = TABLES.find((t) => t.kind === kind)!.path;
       const { items } = await call<{ items: Row[] }>("GET", `${path}?limit=${LIMIT}`, { token });
       replaceChildren(target, table(items, kind === "key" ? (row) => this.#revokeButton(row) : undefined));
+      if (kind === "key") this.#confirmRevocations(items);
     } catch (error) {
       replaceChildren(target, h("p", { class: "status", "data-tone": "error" }, explainError(error)));
+    }
+  }
+
+  #confirmRevocations(keys: readonly Row[]): void {
+    for (const key of keys) {
+      const keyId = String(key.keyId);
+      if (key.state !== "revoked" || !this.#revoking.delete(keyId)) continue;
+      this.#status.set(
+        "ok",
+        `Key ${keyId.slice(0, 8)}… revoked: the vehicle confirmed it has erased the key.`,
+      );
     }
   }
 
@@ -136,6 +150,7 @@ export class AdminView {
         type: "button",
         onclick: (event) => {
           (event.currentTarget as HTMLButtonElement).disabled = true;
+          this.#revoking.add(keyId);
           this.#status.set("info", `Revoking key ${keyId.slice(0, 8)}…; waiting for the vehicle to confirm.`);
           call("POST", `/admin/keys/${encodeURIComponent(keyId)}/revoke`, { token: this.#token })
             .then(() => this.#load("key"))
@@ -166,10 +181,18 @@ function chainState(chain: AuditReply["chain"]): HTMLElement {
   );
 }
 
-/** Columns are the rows' fields, in the server's order; long values are cut, the full one is the tooltip. */
+/** What a reader looks for first: these columns lead, the others follow in the server's order. */
+const LEADING_COLUMNS = ["state", "status", "vehicleId", "userId"];
+
+/** Columns are the rows' fields; long values are cut, the full one is the tooltip. */
 function table(rows: readonly Row[], action?: (row: Row) => HTMLElement | null): HTMLElement {
   if (rows.length === 0) return h("p", { class: "muted" }, "Nothing yet.");
-  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const fields = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const columns = [
+    fields[0]!,
+    ...LEADING_COLUMNS.filter((c) => c !== fields[0] && fields.includes(c)),
+    ...fields.slice(1).filter((c) => !LEADING_COLUMNS.includes(c)),
+  ];
   return h(
     "table",
     {},

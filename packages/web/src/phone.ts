@@ -15,6 +15,16 @@ interface OwnedVehicle {
   readonly ownerKey: { readonly keyId: string; readonly state: string; readonly attested: boolean } | null;
 }
 
+type Status = ReturnType<typeof statusLine>;
+
+interface VehicleParts {
+  readonly status: Status;
+  /** The last pairing's phases. */
+  readonly progress: HTMLOListElement;
+  /** Password and start button while a password waits; the unlock button once paired. */
+  readonly body: HTMLElement;
+}
+
 const PHASES: readonly [PairingLogPhase, string][] = [
   ["connect", "Find and connect to the vehicle"],
   ["select", "Agree on the protocol"],
@@ -33,6 +43,7 @@ export class PhoneView {
   readonly element: HTMLElement;
   readonly #device: PhoneDevice;
   readonly #pending = new Map<string, PendingPairing>();
+  readonly #vehicleParts = new Map<string, VehicleParts>();
   readonly #vehicles = h("div", { id: "phone-vehicles", class: "stack" });
   readonly #notice = statusLine("phone-notice");
   readonly #transport = h("select", { id: "phone-transport", name: "transport" });
@@ -70,6 +81,7 @@ export class PhoneView {
       const reply = await call<PasswordReply>("POST", "/portal/redeem", { body: { token } });
       const pending = pendingPairingFrom(reply);
       this.#pending.set(pending.vehicleId, pending);
+      this.#renderPairing(pending.vehicleId);
       this.#notice.set(
         "ok",
         `Link redeemed: a pairing password for ${pending.vehicleId} is ready. Sign in as its owner and start pairing.`,
@@ -96,9 +108,23 @@ export class PhoneView {
     }
   }
 
+  /** A vehicle's status and pairing area outlive re-renders of the list. */
+  #parts(vehicleId: string): VehicleParts {
+    let parts = this.#vehicleParts.get(vehicleId);
+    if (!parts) {
+      parts = {
+        status: statusLine(`status-${vehicleId}`),
+        progress: h("ol", { class: "progress" }),
+        body: h("div", { class: "stack" }),
+      };
+      this.#vehicleParts.set(vehicleId, parts);
+      this.#renderPairing(vehicleId);
+    }
+    return parts;
+  }
+
   #vehicleCard(v: OwnedVehicle): HTMLElement {
-    const status = statusLine(`status-${v.vehicleId}`);
-    const body = h("div", { class: "stack" });
+    const { status, progress, body } = this.#parts(v.vehicleId);
     const replace = h("input", { type: "checkbox", name: "replaceExisting", class: "replace-existing" });
     const card = h(
       "article",
@@ -116,7 +142,7 @@ export class PhoneView {
         "p",
         { class: "key-state" },
         v.ownerKey
-          ? `Owner key ${v.ownerKey.keyId.slice(0, 8)}…: ${v.ownerKey.state}${v.ownerKey.attested ? ", attested" : ""}`
+          ? `Owner key on file (record ${v.ownerKey.keyId.slice(0, 8)}…): ${v.ownerKey.state}${v.ownerKey.attested ? ", attested" : ""}`
           : "No owner key yet.",
       ),
       h(
@@ -134,8 +160,9 @@ export class PhoneView {
               );
               this.#requestPassword(v.vehicleId, replace.checked)
                 .then(() => {
+                  replaceChildren(progress);
                   status.set("ok", "Pairing password issued. Start pairing near the vehicle.");
-                  this.#renderPairing(v.vehicleId, body, status);
+                  this.#renderPairing(v.vehicleId);
                 })
                 .catch((error: unknown) => status.set("error", explainError(error)));
             },
@@ -145,9 +172,9 @@ export class PhoneView {
         h("label", {}, replace, " replace the existing key"),
       ),
       status.element,
+      progress,
       body,
     );
-    this.#renderPairing(v.vehicleId, body, status);
     return card;
   }
 
@@ -164,7 +191,10 @@ export class PhoneView {
   }
 
   /** The pairing screen for a vehicle with a password waiting, and the unlock button once paired. */
-  #renderPairing(vehicleId: string, body: HTMLElement, status: ReturnType<typeof statusLine>): void {
+  #renderPairing(vehicleId: string): void {
+    const parts = this.#vehicleParts.get(vehicleId);
+    if (!parts) return;
+    const { status, progress, body } = parts;
     const pending = this.#pending.get(vehicleId);
     const paired = this.#device.key(vehicleId);
     replaceChildren(body);
@@ -178,14 +208,13 @@ export class PhoneView {
         autocomplete: "off",
         "aria-label": "Pairing password",
       });
-      const progress = h("ol", { class: "progress" });
       const start = h("button", { class: "start-pairing", type: "button" }, "Start pairing");
       start.addEventListener("click", () => {
         start.disabled = true;
         this.#pair(vehicleId, { ...pending, password: password.value.trim() }, progress, status)
           .then((paired) => {
             if (paired) this.#pending.delete(vehicleId);
-            this.#renderPairing(vehicleId, body, status);
+            this.#renderPairing(vehicleId);
             return this.refresh();
           })
           .finally(() => {
@@ -200,7 +229,6 @@ export class PhoneView {
           h("span", { class: "muted" }, `valid until ${new Date(pending.expiresAt).toLocaleTimeString()}`),
         ),
         start,
-        progress,
       );
     }
     if (paired) {
@@ -234,7 +262,7 @@ export class PhoneView {
     vehicleId: string,
     bootstrap: PendingPairing,
     progress: HTMLOListElement,
-    status: ReturnType<typeof statusLine>,
+    status: Status,
   ): Promise<boolean> {
     const token = this.#token;
     if (!token) {
