@@ -13,8 +13,10 @@ import {
   type Link,
   MemoryPairedCardStore,
   nobleCrypto,
+  PairkitError,
   parseQrPayload,
   QrCodeError,
+  TimeoutError,
 } from "@pairkit/core";
 import { call } from "./api.ts";
 import { h, replaceChildren, statusLine } from "./dom.ts";
@@ -178,13 +180,17 @@ export class CardView {
 
   async #pair(qr: CardQrPayload, userId: string): Promise<void> {
     this.#status.set("info", `Pairing with ${qr.deviceName}…`);
+    let link: Link | undefined;
     try {
-      const session = await this.#phone.pair(await this.#connect(qr.deviceName), qr, userId);
+      link = await this.#connect(qr.deviceName);
+      const session = await this.#phone.pair(link, qr, userId);
       await session.close();
       this.#paired.set(qr.deviceId, qr);
       replaceChildren(this.#scanned);
       this.#status.set("ok", `Paired with ${qr.deviceName}; bound to ${userId}.`);
     } catch (error) {
+      // The card serves one phone at a time: a failed attempt must let it go.
+      await link?.close();
       this.#fail(error);
     }
     this.#renderPaired();
@@ -259,6 +265,10 @@ export class CardView {
     const found = await findPeripheral(central, {
       filters: [{ services: [ACTIVE_CARD_SERVICE], namePrefix: deviceName }],
       timeoutMs: CARD_TIMEOUT_MS,
+    }).catch((error: unknown) => {
+      if (error instanceof TimeoutError)
+        throw new PairkitError("CARD_NOT_FOUND", `no card named ${deviceName} nearby`, { cause: error });
+      throw error;
     });
     const client = await central.connect(found.peripheralId, { timeoutMs: CARD_TIMEOUT_MS });
     const channel = await openCentralFrameChannel(client, ACTIVE_CARD_PIPE);

@@ -42,6 +42,7 @@ const SENTENCES: Record<string, string> = {
   PERMISSION_DENIED: "The browser did not allow Bluetooth here.",
   ADAPTER_UNAVAILABLE: "No Bluetooth adapter is available in this browser.",
   // Active Card
+  CARD_NOT_FOUND: "The card was not found nearby. Check that it is switched on and in range.",
   QR_NOT_FOUND: "No QR code found in that image.",
   QR_IMAGE_INVALID: "That file is not an image the browser can read.",
   QR_MALFORMED: "That QR code is not an Active Card code.",
@@ -52,6 +53,12 @@ const SENTENCES: Record<string, string> = {
   PAIRING_FULL: "The card cannot take another phone.",
   SESSION_EXPIRED: "The card session has expired: reconnect.",
   BAD_SIGNATURE: "The card's signature did not check out.",
+};
+
+const REFUSED_IN_PHASE: Record<string, string> = {
+  binding:
+    "The card refused to bind this user: it belongs to someone else, or it has no room for another phone.",
+  forget: "The card refused to forget this phone.",
 };
 
 function sentence(code: string): string {
@@ -65,7 +72,11 @@ function wait(seconds: number | undefined): string {
 
 /** Any error the console catches. */
 export function explainError(error: unknown): string {
-  if (error instanceof CardRefusedError) return `${sentence(error.reason)} (${error.reason})`;
+  if (error instanceof CardRefusedError) {
+    if (error.reason !== "") return `${sentence(error.reason)} (${error.reason})`;
+    // PAIRING_CONFIRMATION and FORGET_ACK carry no reason (docs/protocol.md §4.4).
+    return `${REFUSED_IN_PHASE[error.phase] ?? "The card refused."} (CARD_REFUSED)`;
+  }
   if (error instanceof PairkitError) {
     const retryAfter = (error as { retryAfter?: number }).retryAfter;
     const remaining = (error as { remainingAttempts?: number }).remainingAttempts;

@@ -27,6 +27,7 @@ import {
  */
 
 const ALICE_CAR = DEMO.vehicles.alices;
+const ALICE_SECOND_CAR = DEMO.vehicles.alicesSecond;
 const STEP_TIMEOUT_MS = 20_000;
 
 /** Waits until `locator` shows text matching `pattern`, and returns that text. */
@@ -77,6 +78,7 @@ describe.skipIf(skipBrowserTests)("web console in Chromium", () => {
       // The one-time token left the address bar as soon as the page read it.
       expect(page.url()).toBe(`${harness.url}/`);
       await signIn(page, "phone", "alice");
+      await vehicle(page, ALICE_SECOND_CAR.id).waitFor();
       const car = vehicle(page, ALICE_CAR.id);
       expect(await car.locator("input.password").inputValue()).toMatch(/^[0-9]{8}$/);
       await snap(page, "portal-3-redeemed-phone");
@@ -94,16 +96,22 @@ describe.skipIf(skipBrowserTests)("web console in Chromium", () => {
     });
   });
 
-  it("app flow: a wrong password is refused with the attempts left, the right one pairs and unlocks (desktop)", async () => {
+  it("app flow: refusals in plain words; a wrong password shows the attempts left, the right one pairs and unlocks (desktop)", async () => {
     await harness.withPage("app", DESKTOP, async (page) => {
       await page.goto("/");
       await page.click("#tab-phone");
+      await signIn(page, "phone", "bob");
+      const bobs = vehicle(page, DEMO.vehicles.bobs.id);
+      await bobs.locator("button.add-key").click();
+      await shows(bobs.locator(".status"), /no active digital-key subscription.*NO_SUBSCRIPTION/);
+
       await signIn(page, "phone", "alice");
-      const car = vehicle(page, ALICE_CAR.id);
       // Without "replace" the server refuses: this vehicle has an owner key from the portal flow.
-      await car.locator("button.add-key").click();
-      await shows(car.locator(".status"), /already has an owner key.*OWNER_DEVICE_EXISTS/);
-      await car.locator("input.replace-existing").check();
+      const first = vehicle(page, ALICE_CAR.id);
+      await first.locator("button.add-key").click();
+      await shows(first.locator(".status"), /already has an owner key.*OWNER_DEVICE_EXISTS/);
+
+      const car = vehicle(page, ALICE_SECOND_CAR.id);
       await car.locator("button.add-key").click();
       await shows(car.locator(".status"), /Pairing password issued/);
       const password = await car.locator("input.password").inputValue();
@@ -159,6 +167,30 @@ describe.skipIf(skipBrowserTests)("web console in Chromium", () => {
       await paired.locator("button.card-reconnect").click();
       await shows(page.locator("#card-status"), /does not know this phone.*NOT_PAIRED/);
       await snap(page, "card-3-refused-phone");
+    });
+  });
+
+  it("Active Card by camera: the card refuses another user, then binds its owner (desktop)", async () => {
+    await harness.withPage("camera", DESKTOP, async (page, context) => {
+      await context.grantPermissions(["camera"]);
+      await page.goto("/");
+      await page.click("#tab-card");
+      await page.click("#card-camera-start");
+      await shows(page.locator("#card-status"), new RegExp(`Found card ${CARD_NAME}`));
+      await page.fill("#card-user", "bob@example.com");
+      await page.click("#card-pair");
+      await shows(
+        page.locator("#card-status"),
+        /refused to bind this user: it belongs to someone else.*CARD_REFUSED/,
+      );
+      await page.fill("#card-user", CARD_OWNER);
+      await page.click("#card-pair");
+      await shows(
+        page.locator("#card-status"),
+        new RegExp(`Paired with ${CARD_NAME}; bound to ${CARD_OWNER}`),
+      );
+      expect(harness.card.pairedPhones).toHaveLength(1);
+      await snap(page, "card-4-camera-desktop");
     });
   });
 

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SimRadio } from "@pairkit/ble";
+import { centralVehicleConnector, SimRadio } from "@pairkit/ble";
 import {
   decodeBase64,
   HttpPairingApi,
@@ -16,7 +16,6 @@ import {
 import { DEMO, loadConfig, type RunningServer, serve } from "@pairkit/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DemoFleet, JsonFileFleetState, startDemoFleet } from "../../src/fleet/index.ts";
-import { centralVehicleConnector } from "../../src/vehicle/index.ts";
 
 const crypto = nobleCrypto;
 let dataDir: string;

@@ -9,9 +9,10 @@ import { type RadioServer, startRadioServer } from "@pairkit/ble/node";
 import { nodeCrypto } from "@pairkit/core/node";
 import { type DevCard, loadConfig, type RunningServer, serve } from "@pairkit/server";
 import { CardSimulator, MemoryCardStore, renderQrPng, serveCardOnPeripheral } from "@pairkit/sim";
+import { startDemoFleet } from "@pairkit/sim/fleet";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { ensureConsoleBuilt } from "../../src/node/build.ts";
-import { startDemoFleet } from "./fleet-stand-in.ts";
+import { writeCameraFeed } from "./fake-camera.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 /** Without Chromium the browser tests skip on a developer machine; under CI that is a failure. */
@@ -129,11 +130,21 @@ export class ConsoleHarness {
       closers.push(() => cardRadio.close());
       await serveCardOnPeripheral(cardRadio, card, { crypto: nodeCrypto });
       const qrText = card.qrText();
-      cards = [
-        { name: CARD_NAME, qrText, qrPngBase64: Buffer.from(await renderQrPng(qrText)).toString("base64") },
-      ];
+      const qrPng = await renderQrPng(qrText);
+      cards = [{ name: CARD_NAME, qrText, qrPngBase64: Buffer.from(qrPng).toString("base64") }];
+      // What the camera sees is the card's display: Chromium's fake capture device plays this feed.
+      const cameraFeed = join(dataDir, "camera.y4m");
+      await writeCameraFeed(qrPng, cameraFeed);
 
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          ...CHROMIUM_ARGS,
+          "--use-fake-device-for-media-stream",
+          "--use-fake-ui-for-media-stream",
+          `--use-file-for-fake-video-capture=${cameraFeed}`,
+        ],
+      });
       closers.push(() => browser.close());
       return new ConsoleHarness(server, radio, card, browser, closers);
     } catch (error) {
