@@ -28,7 +28,7 @@ import {
 
 const ALICE_CAR = DEMO.vehicles.alices;
 const ALICE_SECOND_CAR = DEMO.vehicles.alicesSecond;
-const STEP_TIMEOUT_MS = 20_000;
+const STEP_TIMEOUT_MS = 30_000;
 
 /** Waits until `locator` shows text matching `pattern`, and returns that text. */
 async function shows(locator: Locator, pattern: RegExp): Promise<string> {
