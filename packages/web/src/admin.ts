@@ -1,3 +1,4 @@
+import { ApiError } from "@pairkit/core";
 import { call } from "./api.ts";
 import { h, replaceChildren, statusLine } from "./dom.ts";
 import { readEventStream } from "./event-stream.ts";
@@ -79,6 +80,10 @@ export class AdminView {
     this.#stream?.abort();
     const controller = new AbortController();
     this.#stream = controller;
+    const retry = () =>
+      setTimeout(() => {
+        if (!controller.signal.aborted) run();
+      }, RECONNECT_DELAY_MS);
     const run = () => {
       readEventStream("/admin/events", {
         token,
@@ -89,15 +94,18 @@ export class AdminView {
           const kind = parseChange(data);
           if (kind) this.#schedule(kind);
         },
-      })
-        .catch((error: unknown) => this.#live.set("error", `Live updates stopped: ${explainError(error)}`))
-        .finally(() => {
+      }).then(
+        () => {
           if (controller.signal.aborted) return;
           this.#live.set("info", "Live updates interrupted; reconnecting…");
-          setTimeout(() => {
-            if (!controller.signal.aborted) run();
-          }, RECONNECT_DELAY_MS);
-        });
+          retry();
+        },
+        (error: unknown) => {
+          this.#live.set("error", `Live updates stopped: ${explainError(error)}`);
+          // A refusal (signed out, not an administrator) does not change by retrying.
+          if (!(error instanceof ApiError)) retry();
+        },
+      );
     };
     run();
   }
