@@ -18,7 +18,26 @@ import {
   verifyKeyAttestation,
 } from "@pairkit/core";
 import { describe, expect, it } from "vitest";
-import { crypto, makeFixture } from "./fixture.ts";
+import { crypto, type Fixture, makeFixture } from "./fixture.ts";
+
+/** The fixture's pairing API with a KTS that is down until switched back on; counts KTS calls. */
+function switchableKts(f: Fixture): { api: PairingApi; down: boolean; calls: number } {
+  const kts = {
+    down: true,
+    calls: 0,
+    api: {
+      startSession: (r) => f.api.startSession(r),
+      confirmConfig: (r) => f.api.confirmConfig(r),
+      requestKeyAttestation: async (r) => {
+        kts.calls += 1;
+        if (kts.down) throw new ApiError("KTS_UNREACHABLE", "KTS down");
+        return f.api.requestKeyAttestation(r);
+      },
+      reportKtsResponse: (r) => f.api.reportKtsResponse(r),
+    } satisfies PairingApi,
+  };
+  return kts;
+}
 
 describe("owner pairing end to end (memory links)", () => {
   it("pairs, attests, then unlocks with a standard transaction", async () => {
@@ -78,14 +97,7 @@ describe("owner pairing end to end (memory links)", () => {
 
   it("pairs without a reachable KTS: key works, attestation is owed", async () => {
     const f = await makeFixture();
-    const api: PairingApi = {
-      startSession: (r) => f.api.startSession(r),
-      confirmConfig: (r) => f.api.confirmConfig(r),
-      requestKeyAttestation: async () => {
-        throw new ApiError("KTS_UNREACHABLE", "KTS down");
-      },
-      reportKtsResponse: (r) => f.api.reportKtsResponse(r),
-    };
+    const { api } = switchableKts(f);
     const [phoneLink, vehicleLink] = createMemoryLinkPair();
     const [result, outcome] = await Promise.all([
       runOwnerPairing({ ...f.phone, api, link: phoneLink }),
@@ -107,19 +119,8 @@ describe("owner pairing end to end (memory links)", () => {
 
   it("delivers an attestation owed since pairing: fetched with back-off, carried by the next transaction", async () => {
     const f = await makeFixture({ policyFlags: PolicyFlag.PIN_TO_DRIVE | PolicyFlag.ATTESTATION_REQUIRED });
-    let ktsDown = true;
-    let ktsCalls = 0;
-    const api: PairingApi = {
-      startSession: (r) => f.api.startSession(r),
-      confirmConfig: (r) => f.api.confirmConfig(r),
-      requestKeyAttestation: async (r) => {
-        ktsCalls += 1;
-        if (ktsDown) throw new ApiError("KTS_UNREACHABLE", "KTS down");
-        return f.api.requestKeyAttestation(r);
-      },
-      reportKtsResponse: (r) => f.api.reportKtsResponse(r),
-    };
-    const phone = { ...f.phone, api };
+    const kts = switchableKts(f);
+    const phone = { ...f.phone, api: kts.api };
     const [pair, vehicleSide] = createMemoryLinkPair();
     const [result] = await Promise.all([
       runOwnerPairing({ ...phone, link: pair }),
@@ -162,11 +163,11 @@ describe("owner pairing end to end (memory links)", () => {
       clock.advance(wait);
     }
     expect(await firstRound).toEqual({ fetched: [], stillOwed: [toHex(keyId)], abandoned: [] });
-    expect(ktsCalls).toBe(1 + 4);
+    expect(kts.calls).toBe(1 + 4);
     expect((await phone.secureElement.getEndpoint(keyId))?.keyAttestation).toBeUndefined();
 
     // The KTS is back: the attestation is fetched, verified and stored, then rides the next transaction.
-    ktsDown = false;
+    kts.down = false;
     expect(await fetch()).toEqual({ fetched: [toHex(keyId)], stillOwed: [], abandoned: [] });
     expect(await owedAttestations(phone.keychain)).toMatchObject([{ fetched: true }]);
     expect(f.vehicle.endpoints.get(keyId)?.keyAttestation).toBeUndefined();
@@ -182,14 +183,7 @@ describe("owner pairing end to end (memory links)", () => {
 
   it("a vehicle refuses an owed attestation the KTS did not sign, and the debt stays", async () => {
     const f = await makeFixture();
-    const api: PairingApi = {
-      startSession: (r) => f.api.startSession(r),
-      confirmConfig: (r) => f.api.confirmConfig(r),
-      requestKeyAttestation: async () => {
-        throw new ApiError("KTS_UNREACHABLE", "KTS down");
-      },
-      reportKtsResponse: (r) => f.api.reportKtsResponse(r),
-    };
+    const { api } = switchableKts(f);
     const [pair, vehicleSide] = createMemoryLinkPair();
     const [result] = await Promise.all([
       runOwnerPairing({ ...f.phone, api, link: pair }),
