@@ -4,6 +4,7 @@ import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import SwaggerParser from "@apidevtools/swagger-parser";
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../src/errors.ts";
@@ -486,6 +487,11 @@ for (const backend of backends) {
         expect(missing.statusCode).toBe(404);
         expect(missing.json()).toMatchObject({ code: "NOT_FOUND" });
         expect((await app.inject({ url: "/docs/" })).headers["content-type"]).toMatch(/text\/html/);
+        const spec = (await app.inject({ url: "/openapi.json" })).json();
+        await expect(SwaggerParser.validate(structuredClone(spec))).resolves.toBeDefined();
+        expect(spec.paths["/portal/redeem"]).toHaveProperty("get");
+        expect(spec.paths["/portal/redeem"]).toHaveProperty("post");
+        expect(spec.paths["/console/settings.json"]).toHaveProperty("get");
         expect((await app.inject({ url: "/healthz" })).json()).toEqual({ status: "ok" });
       });
 
