@@ -16,6 +16,7 @@ export * from "./gatt/advertising-data.ts";
 export * from "./gatt/connect.ts";
 export * from "./gatt/errors.ts";
 export * from "./gatt/frame-channels.ts";
+export * from "./gatt/server-connection.ts";
 export * from "./gatt/types.ts";
 export * from "./gatt/uuids.ts";
 export * from "./sim/faults.ts";

@@ -12,6 +12,7 @@ import { type Db, openDatabase } from "./db/database.ts";
 import { seedDemoData } from "./db/demo-data.ts";
 import { installErrorHandlers } from "./http/error-handler.ts";
 import { ErrorReply } from "./http/schemas.ts";
+import { closeUnusedConnectionsOnClose } from "./http/unused-connections.ts";
 import { KeyTrackingSigner } from "./kts/attestation.ts";
 import { Mailer } from "./mail/mailer.ts";
 import { startMaintenance } from "./maintenance.ts";
@@ -199,6 +200,7 @@ export async function buildServer(
       return503OnClosing: true,
     });
     app.decorate("services", services);
+    closeUnusedConnectionsOnClose(app);
     const stopMaintenance = startMaintenance(services, config.maintenanceIntervalSeconds * 1000);
     cleanups.push(stopMaintenance);
     app.addHook("onClose", cleanup);

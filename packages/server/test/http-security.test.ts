@@ -151,6 +151,26 @@ for (const backend of backends) {
           expect(op.requestBody.content["application/json"].schema, path).toBeDefined();
           expect(Object.keys(op.responses), path).toEqual(expect.arrayContaining(["200", "4XX", "5XX"]));
         }
+        // The web console's routes (issue 8) are described too.
+        for (const [method, path] of [
+          ["get", "/me/vehicles"],
+          ["get", "/admin/sessions"],
+          ["get", "/admin/transactions"],
+          ["get", "/admin/keys"],
+          ["get", "/admin/attestations"],
+          ["get", "/admin/audit"],
+          ["get", "/admin/events"],
+          ["post", "/admin/keys/{keyId}/revoke"],
+          ["get", "/dev/trust-anchors"],
+          ["get", "/dev/cards"],
+        ] as const) {
+          const op = spec.paths[path]?.[method];
+          expect(op, path).toBeDefined();
+          expect(Object.keys(op.responses), path).toEqual(expect.arrayContaining(["4XX", "5XX"]));
+        }
+        expect(Object.keys(spec.paths["/admin/events"].get.responses["200"].content)).toEqual([
+          "text/event-stream",
+        ]);
         // Every $ref resolves inside the document.
         const refs = JSON.stringify(spec).match(/"\$ref":"[^"]+"/g) ?? [];
         for (const ref of refs) {
@@ -184,12 +204,25 @@ describe("production mode", () => {
       LOG_LEVEL: "silent",
     });
     const { buildServer } = await import("../src/app.ts");
-    const app = await buildServer({ ...config, database: { kind: "pglite", dataDir: undefined } });
+    // Fixtures handed over by mistake must still not be served.
+    const app = await buildServer(
+      { ...config, database: { kind: "pglite", dataDir: undefined } },
+      { devFixtures: { trustAnchors: () => [new Uint8Array([0x30, 0x00])], cards: () => [] } },
+    );
     try {
       for (const url of ["/dev/token", "/dev/vehicles/VH-DEMO-1/credentials"]) {
         const response = await app.inject({ method: "POST", url, payload: { userId: "alice" } });
         expect(response.statusCode, url).toBe(404);
       }
+      for (const url of ["/dev/trust-anchors", "/dev/cards", "/dev/mailbox", "/dev/jwks.json"]) {
+        const response = await app.inject({ url });
+        expect(response.statusCode, url).toBe(404);
+        expect(response.json(), url).toMatchObject({ code: "NOT_FOUND" });
+      }
+      // The admin console's routes exist in production, for administrators only.
+      expect((await app.inject({ url: "/admin/sessions" })).json()).toMatchObject({
+        code: "UNAUTHENTICATED",
+      });
     } finally {
       await app.close();
     }

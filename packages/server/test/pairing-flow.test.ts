@@ -1,14 +1,5 @@
 import { randomUUID } from "node:crypto";
-import {
-  derivePasswordScalars,
-  fromHex,
-  prepareProver,
-  prepareVerifier,
-  Spake2PlusProver,
-  Spake2PlusVerifier,
-  utf8,
-  verifyKeyAttestation,
-} from "@pairkit/core";
+import { fromHex, utf8, verifyKeyAttestation } from "@pairkit/core";
 import { nodeCrypto } from "@pairkit/core/node";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,19 +7,10 @@ import { verifyAuditChain } from "../src/audit/audit-log.ts";
 import type { ProvisionMessage } from "../src/vehicle-link/messages.ts";
 import { databaseBackends } from "./support/databases.ts";
 import { addOwnedVehicle, stateSnapshot } from "./support/fixtures.ts";
+import { b64, call as callAs, eventually, hex, pairOnce as pairOwner } from "./support/pairing.ts";
 import { connectVehicle, DEVICE_INFO, startTestServer, tokenFor } from "./support/server.ts";
 
 const backends = await databaseBackends();
-const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
-
-async function eventually(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error("condition not reached");
-}
 
 for (const backend of backends) {
   describe.skipIf(backend.skip !== undefined)(
@@ -43,71 +25,13 @@ for (const backend of backends) {
         await backend.cleanup();
       });
 
-      const call = (token: string, url: string, payload?: unknown) =>
-        app.inject({
-          method: payload === undefined ? "GET" : "POST",
-          url,
-          headers: { authorization: `Bearer ${token}` },
-          payload: payload as object,
-        });
-
-      /** SPAKE2+ between the issued password (phone) and the verifier the vehicle was sent. */
-      async function handshake(password: string, provision: ProvisionMessage) {
-        const salt = Buffer.from(provision.salt, "base64");
-        const scalars = await derivePasswordScalars(nodeCrypto, password, salt, provision.scrypt);
-        const w0 = BigInt(`0x${Buffer.from(provision.w0, "base64").toString("hex")}`);
-        const L = new Uint8Array(Buffer.from(provision.L, "base64"));
-        const params = {
-          profile: "rfc9383" as const,
-          context: utf8("pairkit test"),
-          idProver: utf8("phone"),
-          idVerifier: utf8("vehicle"),
-        };
-        const prover = new Spake2PlusProver(nodeCrypto, params, prepareProver(nodeCrypto, scalars));
-        const verifier = new Spake2PlusVerifier(nodeCrypto, params, prepareVerifier(nodeCrypto, { w0, L }));
-        const { shareV, confirmV } = verifier.receiveShareP(prover.shareP);
-        prover.receiveShareV(shareV);
-        prover.verifyConfirmV(confirmV);
-        return { pointX: prover.shareP };
-      }
-
-      async function pairOnce(
+      const call = (token: string, url: string, payload?: unknown) => callAs(app, token, url, payload);
+      const pairOnce = (
         token: string,
         vehicleId: string,
         provisions: ProvisionMessage[],
         replaceExisting = false,
-      ) {
-        const issued = await call(token, "/pairing/password/request", {
-          vehicleId,
-          deviceInfo: DEVICE_INFO,
-          replaceExisting,
-        });
-        expect(issued.statusCode, issued.body).toBe(200);
-        const { sessionId, pairingPassword } = issued.json();
-        const provision = provisions.find((p) => p.sessionId === sessionId)!;
-        const { pointX } = await handshake(pairingPassword, provision);
-
-        const started = await call(token, "/pairing/session/start", {
-          sessionId,
-          devicePublicInfo: { deviceNonce: b64(nodeCrypto.randomBytes(16)), pointX: b64(pointX) },
-        });
-        expect(started.statusCode, started.body).toBe(200);
-        const { transactionId, remainingAttempts } = started.json();
-        expect(remainingAttempts).toBe(4);
-
-        const endpoint = nodeCrypto.generateKeyPair();
-        const endpointIdHash = hex(nodeCrypto.sha256(endpoint.publicKey).subarray(0, 16));
-        const confirmed = await call(token, "/pairing/config/confirm", {
-          transactionId,
-          configDigest: hex(nodeCrypto.sha256(utf8("device config"))),
-          endpointIdHash,
-          seStatus: 0,
-        });
-        expect(confirmed.statusCode, confirmed.body).toBe(200);
-        const { keyId, ktsEndpointUrl } = confirmed.json();
-        expect(ktsEndpointUrl).toMatch(/\/kts\/attestations$/);
-        return { sessionId, transactionId, keyId, endpoint, endpointIdHash };
-      }
+      ) => pairOwner(app, token, vehicleId, provisions, replaceExisting);
 
       it("pairs end to end: password, attempt, endpoint, KTS attestation, attested key, audit chain", async () => {
         const { db, crypto } = app.services;
@@ -124,6 +48,19 @@ for (const backend of backends) {
           expect(registered.statusCode, registered.body).toBe(200);
           const attestation = registered.json();
           expect(attestation).toMatchObject({ keyId: pairing.keyId, vehicleId: owner.vehicleId });
+          // A phone whose reply was lost asks again and gets the same attestation, not a refusal.
+          const again = await call(token, "/kts/attestations", {
+            transactionId: pairing.transactionId,
+            endpointPublicKey: b64(pairing.endpoint.publicKey),
+          });
+          expect(again.statusCode, again.body).toBe(200);
+          expect(again.json()).toEqual(attestation);
+          // ... but never for another endpoint key.
+          const otherKey = await call(token, "/kts/attestations", {
+            transactionId: pairing.transactionId,
+            endpointPublicKey: b64(nodeCrypto.generateKeyPair().publicKey),
+          });
+          expect(otherKey.json()).toMatchObject({ code: "INVALID_ATTESTATION" });
 
           // A vehicle checks it with nothing but the published KTS key.
           const { publicKey } = (await app.inject({ url: "/kts/public-key" })).json();

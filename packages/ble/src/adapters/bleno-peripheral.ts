@@ -7,12 +7,12 @@ import {
   notConnectedError,
 } from "../gatt/errors.ts";
 import { Listeners } from "../gatt/listeners.ts";
+import { characteristicKey, ServerConnectionBase } from "../gatt/server-connection.ts";
 import type {
   AdvertisementData,
   GattServerConnection,
   Peripheral,
   ServiceDefinition,
-  WriteHandler,
 } from "../gatt/types.ts";
 import { canonicalUuid, compactUuid } from "../gatt/uuids.ts";
 import { encodeAdvertisingPdus } from "./advertising-pdu.ts";
@@ -159,19 +159,17 @@ export class BlenoPeripheral implements Peripheral {
   }
 }
 
-class BlenoServerConnection implements GattServerConnection {
-  readonly #disconnects = new Listeners<[unknown]>();
-  readonly #subscriptionChanges = new Listeners<[string, string, boolean]>();
-  readonly #handlers = new Map<string, WriteHandler>();
+class BlenoServerConnection extends ServerConnectionBase {
   readonly #updates = new Map<string, { maxValueSize: number; update: (data: Uint8Array) => void }>();
-  #writes: Promise<unknown> = Promise.resolve();
   #connected = true;
 
   constructor(
     readonly centralId: string,
     private readonly getMtu: () => number | undefined,
     private readonly drop: () => void,
-  ) {}
+  ) {
+    super();
+  }
 
   get mtu(): number | undefined {
     return this.getMtu();
@@ -181,32 +179,16 @@ class BlenoServerConnection implements GattServerConnection {
     return this.#connected;
   }
 
-  onWrite(service: string, characteristic: string, handler: WriteHandler): () => void {
-    const k = `${canonicalUuid(service)}/${canonicalUuid(characteristic)}`;
-    this.#handlers.set(k, handler);
-    return () => {
-      if (this.#handlers.get(k) === handler) this.#handlers.delete(k);
-    };
-  }
-
-  onSubscriptionChange(listener: (service: string, characteristic: string, subscribed: boolean) => void) {
-    return this.#subscriptionChanges.add(listener);
-  }
-
   isSubscribed(service: string, characteristic: string): boolean {
-    return this.#updates.has(`${canonicalUuid(service)}/${canonicalUuid(characteristic)}`);
+    return this.#updates.has(characteristicKey(service, characteristic));
   }
 
   async notify(service: string, characteristic: string, value: Uint8Array): Promise<void> {
     if (!this.#connected) throw notConnectedError();
-    const target = this.#updates.get(`${canonicalUuid(service)}/${canonicalUuid(characteristic)}`);
+    const target = this.#updates.get(characteristicKey(service, characteristic));
     if (!target) throw new GattError("NOT_SUBSCRIBED", "the central has not enabled notifications");
     // Bleno cuts to MTU − 3 as well; doing it here keeps the behaviour explicit and the same on every radio.
     target.update(Buffer.from(value.subarray(0, target.maxValueSize)));
-  }
-
-  onDisconnect(listener: (cause: unknown) => void): () => void {
-    return this.#disconnects.add(listener);
   }
 
   /** Bleno can only drop every connection at once; pairkit peripherals serve one central at a time. */
@@ -214,21 +196,9 @@ class BlenoServerConnection implements GattServerConnection {
     if (this.#connected) this.drop();
   }
 
-  /** Runs the handler after the previous write's; resolves to the ATT result code for bleno's callback. */
+  /** Resolves to the ATT result code for bleno's callback, after the previous write's handler. */
   written(service: string, characteristic: string, value: Uint8Array): Promise<number> {
-    const run = async () => {
-      const handler = this.#handlers.get(`${service}/${characteristic}`);
-      if (!handler) return AttError.UNLIKELY_ERROR;
-      try {
-        await handler(value);
-        return 0;
-      } catch (error) {
-        return error instanceof GattError && error.attError ? error.attError : AttError.UNLIKELY_ERROR;
-      }
-    };
-    const result = this.#writes.then(run, run);
-    this.#writes = result;
-    return result;
+    return this.handleWrite(service, characteristic, value);
   }
 
   subscribed(
@@ -237,13 +207,13 @@ class BlenoServerConnection implements GattServerConnection {
     maxValueSize: number,
     update: (data: Uint8Array) => void,
   ) {
-    this.#updates.set(`${service}/${characteristic}`, { maxValueSize, update });
-    this.#subscriptionChanges.emit(service, characteristic, true);
+    this.#updates.set(characteristicKey(service, characteristic), { maxValueSize, update });
+    this.subscriptionChanges.emit(service, characteristic, true);
   }
 
   unsubscribed(service: string, characteristic: string): void {
-    if (this.#updates.delete(`${service}/${characteristic}`)) {
-      this.#subscriptionChanges.emit(service, characteristic, false);
+    if (this.#updates.delete(characteristicKey(service, characteristic))) {
+      this.subscriptionChanges.emit(service, characteristic, false);
     }
   }
 
@@ -251,7 +221,6 @@ class BlenoServerConnection implements GattServerConnection {
     if (!this.#connected) return;
     this.#connected = false;
     this.#updates.clear();
-    this.#disconnects.emit(disconnectedError(new TransportError("DISCONNECTED", "central disconnected")));
-    this.#disconnects.clear();
+    this.endConnection(disconnectedError(new TransportError("DISCONNECTED", "central disconnected")));
   }
 }

@@ -2,21 +2,17 @@ import { TimeoutError } from "@pairkit/core";
 import { abortable } from "../gatt/deadline.ts";
 import { AttError, disconnectedError, GattError, notConnectedError } from "../gatt/errors.ts";
 import { Listeners } from "../gatt/listeners.ts";
+import { characteristicKey, ServerConnectionBase } from "../gatt/server-connection.ts";
 import type {
   GattClient,
-  GattServerConnection,
   OperationOptions,
   ServiceDefinition,
   ServiceInfo,
   Subscription,
-  WriteHandler,
 } from "../gatt/types.ts";
 import { canonicalUuid } from "../gatt/uuids.ts";
 import { Lane } from "./lane.ts";
 import type { SimRadio } from "./sim-radio.ts";
-
-const key = (service: string, characteristic: string) =>
-  `${canonicalUuid(service)}/${canonicalUuid(characteristic)}`;
 
 /**
  * One established simulated connection. Every ATT exchange crosses the air through a {@link Lane}
@@ -140,7 +136,7 @@ export class SimGattClient implements GattClient {
       if (values.length === 0) return;
       values.forEach((v, i) => {
         this.link.carry(this.link.toPeripheral, async () => {
-          const outcome = await this.link.server.handleWrite(service, characteristic, v.slice());
+          const outcome = await this.link.server.written(service, characteristic, v.slice());
           if (!mitm && i === 0) this.link.toCentral.send(() => respond(outcome));
         });
       });
@@ -155,7 +151,7 @@ export class SimGattClient implements GattClient {
   ): Promise<Subscription> {
     this.#checkUsable(service, characteristic, "notify");
     await this.#writeCccd(service, characteristic, true, options);
-    const k = key(service, characteristic);
+    const k = characteristicKey(service, characteristic);
     this.#notifications.set(k, listener);
     return {
       unsubscribe: async () => {
@@ -175,7 +171,7 @@ export class SimGattClient implements GattClient {
   }
 
   notified(service: string, characteristic: string, value: Uint8Array): void {
-    this.#notifications.get(key(service, characteristic))?.(value);
+    this.#notifications.get(characteristicKey(service, characteristic))?.(value);
   }
 
   ended(error: unknown): void {
@@ -244,17 +240,15 @@ export class SimGattClient implements GattClient {
   }
 }
 
-export class SimServerConnection implements GattServerConnection {
-  readonly #disconnects = new Listeners<[unknown]>();
-  readonly #subscriptionChanges = new Listeners<[string, string, boolean]>();
-  readonly #handlers = new Map<string, WriteHandler>();
+export class SimServerConnection extends ServerConnectionBase {
   readonly #subscribed = new Set<string>();
-  #writes: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly link: SimConnection,
     readonly centralId: string,
-  ) {}
+  ) {
+    super();
+  }
 
   get mtu(): number {
     return this.link.mtu;
@@ -264,20 +258,8 @@ export class SimServerConnection implements GattServerConnection {
     return this.link.up;
   }
 
-  onWrite(service: string, characteristic: string, handler: WriteHandler): () => void {
-    const k = key(service, characteristic);
-    this.#handlers.set(k, handler);
-    return () => {
-      if (this.#handlers.get(k) === handler) this.#handlers.delete(k);
-    };
-  }
-
-  onSubscriptionChange(listener: (service: string, characteristic: string, subscribed: boolean) => void) {
-    return this.#subscriptionChanges.add(listener);
-  }
-
   isSubscribed(service: string, characteristic: string): boolean {
-    return this.#subscribed.has(key(service, characteristic));
+    return this.#subscribed.has(characteristicKey(service, characteristic));
   }
 
   async notify(service: string, characteristic: string, value: Uint8Array): Promise<void> {
@@ -303,46 +285,27 @@ export class SimServerConnection implements GattServerConnection {
     }
   }
 
-  onDisconnect(listener: (cause: unknown) => void): () => void {
-    return this.#disconnects.add(listener);
-  }
-
   async disconnect(): Promise<void> {
     this.link.terminate("peripheral", undefined);
   }
 
-  /** Runs the write handler after the previous write's; returns the outcome the Write Response carries. */
-  handleWrite(service: string, characteristic: string, value: Uint8Array): Promise<() => void> {
-    const run = () => this.#runHandler(service, characteristic, value);
-    const outcome = this.#writes.then(run, run);
-    this.#writes = outcome;
-    return outcome;
-  }
-
-  async #runHandler(service: string, characteristic: string, value: Uint8Array): Promise<() => void> {
-    const handler = this.#handlers.get(key(service, characteristic));
-    if (!handler) return () => rejectWrite(AttError.UNLIKELY_ERROR);
-    try {
-      await handler(value);
-      return () => undefined;
-    } catch (error) {
-      const code = error instanceof GattError && error.attError ? error.attError : AttError.UNLIKELY_ERROR;
-      return () => rejectWrite(code);
-    }
+  /** The outcome the Write Response carries back to the central, once the handler has run. */
+  async written(service: string, characteristic: string, value: Uint8Array): Promise<() => void> {
+    const attError = await this.handleWrite(service, characteristic, value);
+    return attError === 0 ? () => undefined : () => rejectWrite(attError);
   }
 
   cccdWritten(service: string, characteristic: string, on: boolean): void {
-    const k = key(service, characteristic);
+    const k = characteristicKey(service, characteristic);
     if (on === this.#subscribed.has(k)) return;
     if (on) this.#subscribed.add(k);
     else this.#subscribed.delete(k);
-    this.#subscriptionChanges.emit(canonicalUuid(service), canonicalUuid(characteristic), on);
+    this.subscriptionChanges.emit(canonicalUuid(service), canonicalUuid(characteristic), on);
   }
 
   ended(error: unknown): void {
     this.#subscribed.clear();
-    this.#disconnects.emit(error);
-    this.#disconnects.clear();
+    this.endConnection(error);
   }
 }
 

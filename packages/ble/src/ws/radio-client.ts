@@ -3,6 +3,7 @@ import { AsyncQueue } from "../gatt/async-queue.ts";
 import { abortable } from "../gatt/deadline.ts";
 import { disconnectedError, GattError, notConnectedError } from "../gatt/errors.ts";
 import { Listeners } from "../gatt/listeners.ts";
+import { characteristicKey, ServerConnectionBase } from "../gatt/server-connection.ts";
 import type {
   Advertisement,
   AdvertisementData,
@@ -16,7 +17,6 @@ import type {
   ServiceDefinition,
   ServiceInfo,
   Subscription,
-  WriteHandler,
 } from "../gatt/types.ts";
 import { canonicalUuid } from "../gatt/uuids.ts";
 import { ATT_TIMEOUT_MS } from "../sim/sim-radio.ts";
@@ -379,12 +379,8 @@ export class RadioPeripheral implements Peripheral {
   }
 }
 
-class RadioServerConnection implements GattServerConnection {
-  readonly #disconnects = new Listeners<[unknown]>();
-  readonly #subscriptionChanges = new Listeners<[string, string, boolean]>();
-  readonly #handlers = new Map<string, WriteHandler>();
+class RadioServerConnection extends ServerConnectionBase {
   readonly #subscribed = new Set<string>();
-  #writes: Promise<unknown> = Promise.resolve();
   #connected = true;
 
   constructor(
@@ -393,14 +389,15 @@ class RadioServerConnection implements GattServerConnection {
     readonly centralId: string,
     readonly mtu: number,
   ) {
+    super();
     const stopEvents = socket.events.add((m) => {
       if (!m.has("connectionId") || m.uint("connectionId") !== connectionId) return;
       if (m.kind === "writeRequest") this.#write(m);
       else if (m.kind === "subscription") {
         const [s, c, on] = [m.uuid("service"), m.uuid("characteristic"), m.bool("subscribed")];
-        if (on) this.#subscribed.add(`${s}/${c}`);
-        else this.#subscribed.delete(`${s}/${c}`);
-        this.#subscriptionChanges.emit(s, c, on);
+        if (on) this.#subscribed.add(characteristicKey(s, c));
+        else this.#subscribed.delete(characteristicKey(s, c));
+        this.subscriptionChanges.emit(s, c, on);
       } else if (m.kind === "disconnected") end(new TransportError(m.string("code"), m.string("message")));
     });
     const stopClose = socket.closes.add(() => end(new TransportError("RADIO_CLOSED", "radio closed")));
@@ -410,8 +407,7 @@ class RadioServerConnection implements GattServerConnection {
       stopEvents();
       stopClose();
       this.#subscribed.clear();
-      this.#disconnects.emit(disconnectedError(cause));
-      this.#disconnects.clear();
+      this.endConnection(disconnectedError(cause));
     };
   }
 
@@ -419,20 +415,8 @@ class RadioServerConnection implements GattServerConnection {
     return this.#connected && this.socket.open;
   }
 
-  onWrite(service: string, characteristic: string, handler: WriteHandler): () => void {
-    const k = `${canonicalUuid(service)}/${canonicalUuid(characteristic)}`;
-    this.#handlers.set(k, handler);
-    return () => {
-      if (this.#handlers.get(k) === handler) this.#handlers.delete(k);
-    };
-  }
-
-  onSubscriptionChange(listener: (service: string, characteristic: string, subscribed: boolean) => void) {
-    return this.#subscriptionChanges.add(listener);
-  }
-
   isSubscribed(service: string, characteristic: string): boolean {
-    return this.#subscribed.has(`${canonicalUuid(service)}/${canonicalUuid(characteristic)}`);
+    return this.#subscribed.has(characteristicKey(service, characteristic));
   }
 
   async notify(service: string, characteristic: string, value: Uint8Array): Promise<void> {
@@ -445,10 +429,6 @@ class RadioServerConnection implements GattServerConnection {
     });
   }
 
-  onDisconnect(listener: (cause: unknown) => void): () => void {
-    return this.#disconnects.add(listener);
-  }
-
   async disconnect(): Promise<void> {
     if (this.connected)
       await this.socket.request("disconnect", { connectionId: this.connectionId }).catch(() => {});
@@ -457,18 +437,8 @@ class RadioServerConnection implements GattServerConnection {
   /** Writes are answered in arrival order, each after its handler finished. */
   #write(m: WireFields): void {
     const requestId = m.uint("requestId");
-    const handler = this.#handlers.get(`${m.uuid("service")}/${m.uuid("characteristic")}`);
-    const value = m.bytes("value");
-    const run = async () => {
-      let attError = 0;
-      try {
-        if (!handler) throw new GattError("NO_HANDLER", "no write handler");
-        await handler(value);
-      } catch (error) {
-        attError = error instanceof GattError && error.attError ? error.attError : 0x0e;
-      }
-      this.socket.send("writeResponse", { requestId, ...(attError && { attError }) });
-    };
-    this.#writes = this.#writes.then(run, run);
+    void this.handleWrite(m.uuid("service"), m.uuid("characteristic"), m.bytes("value")).then((attError) =>
+      this.socket.send("writeResponse", { requestId, ...(attError && { attError }) }),
+    );
   }
 }

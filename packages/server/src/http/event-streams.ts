@@ -44,7 +44,8 @@ export class EventStream {
   #write(chunk: string): void {
     if (this.body.destroyed || this.body.writableEnded) return;
     this.body.write(chunk);
-    if (this.body.writableLength > this.#maxBufferedBytes) this.body.destroy();
+    // Both halves of the PassThrough hold what the socket has not taken yet.
+    if (this.body.writableLength + this.body.readableLength > this.#maxBufferedBytes) this.body.destroy();
   }
 }
 

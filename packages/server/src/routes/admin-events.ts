@@ -44,11 +44,15 @@ export async function adminEventsRoutes(app: FastifyInstance, services: Services
       await authenticateAdmin(services.authenticate, request.headers.authorization);
       const stream = streams.open();
       stream.onClose(services.changes.subscribe((change) => stream.send("change", change)));
-      return reply
-        .header("content-type", "text/event-stream; charset=utf-8")
-        .header("cache-control", "no-store")
-        .header("x-accel-buffering", "no")
-        .send(stream.body);
+      return (
+        reply
+          .header("content-type", "text/event-stream; charset=utf-8")
+          .header("cache-control", "no-store")
+          .header("x-accel-buffering", "no")
+          // The connection ends with the stream: a kept-alive socket would hold up server.close().
+          .header("connection", "close")
+          .send(stream.body)
+      );
     },
   );
 }
