@@ -4,9 +4,10 @@ import { fileURLToPath } from "node:url";
 
 const WEB_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const DIST = join(WEB_ROOT, "dist");
-/** Everything the bundle is made of: the console and the workspace packages it imports. */
+/** Everything the bundle is made of: the console, the workspace packages it imports, the locked dependencies. */
 const SOURCES = [
   join(WEB_ROOT, "index.html"),
+  fileURLToPath(new URL("../../../../package-lock.json", import.meta.url)),
   join(WEB_ROOT, "src"),
   fileURLToPath(new URL("../../../core/src", import.meta.url)),
   fileURLToPath(new URL("../../../ble/src", import.meta.url)),
