@@ -62,7 +62,7 @@ export class AdminView {
         signInForm({
           id: "admin",
           defaultUser: "erin",
-          onSignedIn: async (_userId, token) => {
+          onSignedIn: async (token) => {
             this.#token = token;
             await Promise.all([...this.#tables.keys()].map((kind) => this.#load(kind)));
             this.#follow(token);

@@ -63,7 +63,7 @@ export class PhoneView {
       signInForm({
         id: "phone",
         defaultUser: "alice",
-        onSignedIn: async (_userId, token) => {
+        onSignedIn: async (token) => {
           this.#token = token;
           await this.refresh();
         },
@@ -86,7 +86,7 @@ export class PhoneView {
         "ok",
         `Link redeemed: a pairing password for ${pending.vehicleId} is ready. Sign in as its owner and start pairing.`,
       );
-      if (this.#token) await this.refresh();
+      await this.refresh();
     } catch (error) {
       this.#notice.set("error", explainError(error));
     }

@@ -24,7 +24,10 @@ export class Radios {
     if (transport === "web-bluetooth") return Promise.resolve(createWebBluetoothCentral());
     const url = this.settings.radioUrl;
     if (!url) return Promise.reject(new Error("the server's console settings name no radio (radioUrl)"));
-    this.#radio ??= openRadioCentral(url, { mtu: PHONE_MTU });
+    this.#radio ??= openRadioCentral(url, { mtu: PHONE_MTU }).catch((error: unknown) => {
+      this.#radio = undefined;
+      throw error;
+    });
     return this.#radio;
   }
 

@@ -12,7 +12,7 @@ const DEMO_USERS = ["alice", "bob", "dave", "carol", "erin"];
 export function signInForm(options: {
   readonly id: string;
   readonly defaultUser: string;
-  readonly onSignedIn: (userId: string, token: string) => void | Promise<void>;
+  readonly onSignedIn: (token: string) => void | Promise<void>;
 }): HTMLElement {
   const listId = `${options.id}-users`;
   const user = h("input", {
@@ -34,7 +34,7 @@ export function signInForm(options: {
         status.set("info", `Signing in as ${userId}…`);
         signIn(userId)
           .then(async (token) => {
-            await options.onSignedIn(userId, token);
+            await options.onSignedIn(token);
             status.set("ok", `Signed in as ${userId}`);
           })
           .catch((error: unknown) => status.set("error", explainError(error)));
