@@ -17,7 +17,7 @@ import {
 import { normalizeZ } from "@noble/curves/abstract/curve.js";
 import { bytesToBigint, concatBytes, expectLength } from "../bytes.ts";
 import type { Crypto, P256Group, P256Point } from "../crypto/crypto.ts";
-import { decodeDerSignature, signatureToCompact } from "../crypto/ecdsa-der.ts";
+import { decodeDerSignature } from "../crypto/ecdsa-der.ts";
 import { nobleCrypto, nobleGroup } from "../crypto/noble-crypto.ts";
 import { decodeScalar, encodeScalar, P256, P256_ORDER, POINT_LENGTH } from "../crypto/p256.ts";
 import { AbortedError, DecryptionError, InvalidLengthError, InvalidPointError } from "../errors.ts";
@@ -56,13 +56,18 @@ function verifyingKey(publicKey: Uint8Array): KeyObject {
  * A private key imported for one signature. Not cached: a cached KeyObject would keep the
  * secret in native memory after the caller wipes its buffer, defeating `destroy()`.
  */
-function signingKey(privateKey: Uint8Array): KeyObject {
-  // JWK is the cheapest import node:crypto offers for a raw scalar; it needs the matching public
-  // key. (A placeholder point would also sign today, since OpenSSL does not check the pair, but
-  // a key object whose halves disagree is not something to rely on.)
-  const publicKey = u8(ecdhWith(decodeScalar(privateKey, "private key")).getPublicKey());
+function signingKey(privateKey: Uint8Array, publicKey: Uint8Array | undefined): KeyObject {
+  const k = decodeScalar(privateKey, "private key");
   const d = Buffer.from(privateKey.buffer, privateKey.byteOffset, privateKey.length).toString("base64url");
-  return createPrivateKey({ key: { ...p256Jwk(publicKey), d }, format: "jwk" });
+  // JWK is the cheapest import node:crypto offers for a raw scalar, and it needs the public
+  // point: the caller's when it has it (OpenSSL checks that one like a peer's), else derived
+  // by a fixed-base multiplication.
+  if (publicKey) {
+    return natively("ECDSA signer public key", publicKey, () =>
+      createPrivateKey({ key: { ...p256Jwk(publicKey), d }, format: "jwk" }),
+    );
+  }
+  return createPrivateKey({ key: { ...p256Jwk(u8(ecdhWith(k).getPublicKey())), d }, format: "jwk" });
 }
 
 function p256Jwk(publicKey: Uint8Array): NodeJsonWebKey {
@@ -297,16 +302,19 @@ export const nodeCrypto: Crypto = {
     return u8(natively("ECDH public key", publicKey, () => ecdh.computeSecret(publicKey)));
   },
 
-  ecdsaSign(privateKey, message) {
-    const key = signingKey(privateKey);
-    // OpenSSL writes minimal DER and never normalises s, exactly like Go: no re-encoding.
+  ecdsaSign(privateKey, message, publicKey) {
+    const key = signingKey(privateKey, publicKey);
+    // OpenSSL writes minimal DER and never normalises s, exactly like Go: no re-encoding. It
+    // signs with d alone, never reading the public half (see Crypto.ecdsaSign).
     return u8(sign("sha256", message, { key, dsaEncoding: "der" }));
   },
 
   ecdsaVerify(publicKey, message, signature) {
-    const compact = signatureToCompact(decodeDerSignature(signature));
+    // Strictly parsed here (typed errors, Go's rules); what passes is minimal DER, which
+    // OpenSSL reads to the same r and s, so the bytes go to it as they came.
+    decodeDerSignature(signature);
     const key = verifyingKey(publicKey);
-    return verify("sha256", message, { key, dsaEncoding: "ieee-p1363" }, compact);
+    return verify("sha256", message, { key, dsaEncoding: "der" }, signature);
   },
 
   group: nodeGroup,
