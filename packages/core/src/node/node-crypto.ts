@@ -58,7 +58,7 @@ function verifyingKey(publicKey: Uint8Array): KeyObject {
  */
 function signingKey(privateKey: Uint8Array, publicKey: Uint8Array | undefined): KeyObject {
   const k = decodeScalar(privateKey, "private key");
-  const d = Buffer.from(privateKey.buffer, privateKey.byteOffset, privateKey.length).toString("base64url");
+  const d = base64url(privateKey, 0, privateKey.length);
   // JWK is the cheapest import node:crypto offers for a raw scalar, and it needs the public
   // point: the caller's when it has it (OpenSSL checks that one like a peer's), else derived
   // by a fixed-base multiplication.
@@ -71,8 +71,12 @@ function signingKey(privateKey: Uint8Array, publicKey: Uint8Array | undefined): 
 }
 
 function p256Jwk(publicKey: Uint8Array): NodeJsonWebKey {
-  const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("base64url");
-  return { kty: "EC", crv: "P-256", x: b64(publicKey.subarray(1, 33)), y: b64(publicKey.subarray(33, 65)) };
+  return { kty: "EC", crv: "P-256", x: base64url(publicKey, 1, 33), y: base64url(publicKey, 33, 65) };
+}
+
+/** JWK coordinates and scalar: base64url of a byte range, encoded natively without a copy. */
+function base64url(bytes: Uint8Array, start: number, end: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("base64url");
 }
 
 /**
@@ -280,13 +284,14 @@ export const nodeCrypto: Crypto = {
 
   generateKeyPair() {
     const ecdh = createECDH("prime256v1");
-    ecdh.generateKeys();
+    // generateKeys() already returns the encoded public key; asking again would encode it twice.
+    const publicKey = u8(ecdh.generateKeys());
     // OpenSSL drops leading zero bytes of the scalar; keys are always 32 bytes here.
     const privateKey = new Uint8Array(32);
     const raw = ecdh.getPrivateKey();
     privateKey.set(raw, 32 - raw.length);
     raw.fill(0);
-    return { privateKey, publicKey: u8(ecdh.getPublicKey()) };
+    return { privateKey, publicKey };
   },
 
   publicKeyOf(privateKey) {
