@@ -30,6 +30,14 @@ export const DEMO = {
       owner: "bob",
       subscribed: false,
     },
+    /** Alice's second car: the portal / e-mail flow demo pairs this one. */
+    alicesSecond: {
+      id: "VH-DEMO-3",
+      vin: "WPKDEMO0000000003",
+      model: "Demo Coupé",
+      owner: "alice",
+      subscribed: true,
+    },
   },
 } as const;
 

@@ -14,9 +14,23 @@ export interface PairedEndpoint {
 /** The vehicle's paired endpoints, by key id. Revocation forgets an endpoint entirely. */
 export class EndpointStore {
   readonly #endpoints = new Map<string, PairedEndpoint>();
+  readonly #onChange: ((endpoints: readonly PairedEndpoint[]) => void) | undefined;
+
+  /**
+   * `initial`: endpoints kept from an earlier run; `onChange` sees every change (the fleet
+   * persists them so a restarted vehicle still opens for its keys).
+   */
+  constructor(
+    initial: readonly PairedEndpoint[] = [],
+    onChange?: (endpoints: readonly PairedEndpoint[]) => void,
+  ) {
+    for (const endpoint of initial) this.#endpoints.set(toHex(endpoint.keyId), endpoint);
+    this.#onChange = onChange;
+  }
 
   add(endpoint: PairedEndpoint): void {
     this.#endpoints.set(toHex(endpoint.keyId), endpoint);
+    this.#onChange?.(this.list());
   }
 
   get(keyId: Uint8Array): PairedEndpoint | undefined {
@@ -29,7 +43,9 @@ export class EndpointStore {
   }
 
   remove(keyId: Uint8Array): boolean {
-    return this.#endpoints.delete(toHex(keyId));
+    const removed = this.#endpoints.delete(toHex(keyId));
+    if (removed) this.#onChange?.(this.list());
+    return removed;
   }
 
   list(): readonly PairedEndpoint[] {

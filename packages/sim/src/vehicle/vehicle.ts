@@ -71,6 +71,8 @@ export interface VehicleOptions {
   readonly onEvent?: (event: VehicleEvent) => void;
   /** How long to wait for SIG_BITMAP_UPDATE after OP_CONTROL_FLOW (the phone is calling the KTS). */
   readonly attestationWaitMs?: number;
+  /** The paired endpoints, when they outlive the simulator (default: a new, empty store). */
+  readonly endpoints?: EndpointStore;
 }
 
 export type VehicleSessionOutcome =
@@ -87,7 +89,7 @@ export class VehicleSimulator implements VehicleProvisioning {
   readonly clock: Clock;
   readonly identity: VehicleIdentity;
   readonly verifiers: VerifierStore;
-  readonly endpoints = new EndpointStore();
+  readonly endpoints: EndpointStore;
   readonly options: VehicleOptions;
   readonly descriptorBytes: Uint8Array;
   #pairingInProgress = false;
@@ -98,6 +100,7 @@ export class VehicleSimulator implements VehicleProvisioning {
     this.clock = options.clock ?? systemClock;
     this.identity = options.identity;
     this.verifiers = new VerifierStore(options.crypto);
+    this.endpoints = options.endpoints ?? new EndpointStore();
     this.descriptorBytes = encodeDescriptor({
       ...options.descriptor,
       certificateChain: options.identity.certificateChain,

@@ -1,0 +1,2 @@
+export * from "./demo-fleet.ts";
+export * from "./fleet-state.ts";
