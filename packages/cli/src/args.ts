@@ -6,7 +6,8 @@ import { InvalidArgumentError } from "commander";
 
 export function parsePort(value: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError("not a port number");
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError("not a port number");
   return port;
 }
 
@@ -17,7 +18,11 @@ export function parsePositiveInteger(value: string): number {
 }
 
 /** A flag's default from the environment, checked like the flag: a bad value names the variable. */
-export function envDefault<T>(env: NodeJS.ProcessEnv, name: string, parse: (value: string) => T): T | undefined {
+export function envDefault<T>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  parse: (value: string) => T,
+): T | undefined {
   const value = env[name];
   if (value === undefined || value === "") return undefined;
   try {
@@ -42,7 +47,8 @@ function parseUrl(value: string, protocols: readonly string[]): string {
   } catch {
     throw new InvalidArgumentError("not a URL");
   }
-  if (!protocols.includes(url.protocol)) throw new InvalidArgumentError(`expected ${protocols.join(" or ")} URL`);
+  if (!protocols.includes(url.protocol))
+    throw new InvalidArgumentError(`expected ${protocols.join(" or ")} URL`);
   return value.replace(/\/+$/, "");
 }
 

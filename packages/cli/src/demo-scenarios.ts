@@ -12,7 +12,7 @@ import { DEMO } from "@pairkit/server";
 import { renderQrPng } from "@pairkit/sim";
 import { CliPhone, openCardLink } from "./phone.ts";
 import type { PasswordGrant, ServerClient } from "./server-client.ts";
-import type { Stack } from "./stack.ts";
+import type { Simulators } from "./stack.ts";
 
 /** One step of a scenario; returns a line saying what it showed (never a secret). */
 export interface Phase {
@@ -43,13 +43,14 @@ const REVOKE_WAIT_MS = 10_000;
  * app pairing makes is the one later revoked.
  */
 export function demoScenarios(deps: {
-  readonly stack: Stack;
+  readonly simulators: Simulators;
   readonly server: ServerClient;
   /** The demo phone's radio; every scenario taps it with its own recorder. */
   readonly central: Central;
   readonly secureElement: SecureElement;
 }): Scenario[] {
-  const { stack, server, central } = deps;
+  const { server, central } = deps;
+  const { fleet, card } = deps.simulators;
   const shared: { token?: string; appKey?: Uint8Array } = {};
   const keys = new Map<string, Uint8Array>();
   const token = async () => {
@@ -63,7 +64,7 @@ export function demoScenarios(deps: {
       central: recorder.tapCentral(central),
       server,
       token: await token(),
-      trustAnchors: stack.fleet.trustAnchors,
+      trustAnchors: fleet.trustAnchors,
       ktsPublicKey: await ktsPublicKey,
       secureElement: deps.secureElement,
       deviceId: new TextEncoder().encode("pairkit-demo-phone"),
@@ -73,11 +74,16 @@ export function demoScenarios(deps: {
     return { name, title, recorder, phases: phases(recorder) };
   };
 
-  const pairPhase = (vehicleId: string, phone: () => Promise<CliPhone>, grant: () => PasswordGrant | undefined) => ({
+  const pairPhase = (
+    vehicleId: string,
+    phone: () => Promise<CliPhone>,
+    grant: () => PasswordGrant | undefined,
+  ) => ({
     title: `pair with ${vehicleId} over BLE (SPAKE2+, configuration, KTS attestation)`,
     run: async () => {
       const result = await (await phone()).pair(vehicleId, need(grant(), "no password"));
-      if (!result.ok) throw new ScenarioFailure(`pairing failed in ${result.error.phase}: ${result.error.code}`);
+      if (!result.ok)
+        throw new ScenarioFailure(`pairing failed in ${result.error.phase}: ${result.error.code}`);
       shared.appKey = vehicleId === APP_VEHICLE ? result.key.keyId : shared.appKey;
       keys.set(vehicleId, result.key.keyId);
       return `key ${toHex(result.key.keyId)}, attested ${result.key.attested ? "yes" : "no"}`;
@@ -108,43 +114,47 @@ export function demoScenarios(deps: {
       ];
     }),
 
-    scenario("portal-pairing", `Owner pairing by the portal and e-mail (${PORTAL_VEHICLE}, ${ALICE.id})`, (recorder) => {
-      const phone = () => phoneFor(recorder);
-      const vin = vinOf(PORTAL_VEHICLE);
-      let linkToken: string | undefined;
-      let grant: PasswordGrant | undefined;
-      return [
-        {
-          title: "ask the portal for a link (VIN, e-mail, owner PIN)",
-          run: async () => {
-            await server.requestPortalLink({ vin, email: ALICE.email, pin: PIN });
-            return `accepted for ${vin}`;
+    scenario(
+      "portal-pairing",
+      `Owner pairing by the portal and e-mail (${PORTAL_VEHICLE}, ${ALICE.id})`,
+      (recorder) => {
+        const phone = () => phoneFor(recorder);
+        const vin = vinOf(PORTAL_VEHICLE);
+        let linkToken: string | undefined;
+        let grant: PasswordGrant | undefined;
+        return [
+          {
+            title: "ask the portal for a link (VIN, e-mail, owner PIN)",
+            run: async () => {
+              await server.requestPortalLink({ vin, email: ALICE.email, pin: PIN });
+              return `accepted for ${vin}`;
+            },
           },
-        },
-        {
-          title: "receive the e-mail in the SMTP sink (GET /dev/mailbox)",
-          run: async () => {
-            const deadline = Date.now() + REVOKE_WAIT_MS;
-            for (;;) {
-              const mails = (await server.devMailbox()).filter((m) => m.envelopeTo.includes(ALICE.email));
-              linkToken = mails.map((m) => redeemToken(m.raw)).findLast((t) => t !== undefined);
-              if (linkToken) return `one-time link to ${ALICE.email}`;
-              if (Date.now() > deadline) throw new ScenarioFailure("no e-mail with a link arrived");
-              await sleep(POLL_MS);
-            }
+          {
+            title: "receive the e-mail in the SMTP sink (GET /dev/mailbox)",
+            run: async () => {
+              const deadline = Date.now() + REVOKE_WAIT_MS;
+              for (;;) {
+                const mails = (await server.devMailbox()).filter((m) => m.envelopeTo.includes(ALICE.email));
+                linkToken = mails.map((m) => redeemToken(m.raw)).findLast((t) => t !== undefined);
+                if (linkToken) return `one-time link to ${ALICE.email}`;
+                if (Date.now() > deadline) throw new ScenarioFailure("no e-mail with a link arrived");
+                await sleep(POLL_MS);
+              }
+            },
           },
-        },
-        {
-          title: "follow the link (POST /portal/redeem)",
-          run: async () => {
-            grant = await server.redeemLink(need(linkToken, "no link"));
-            return `session ${grant.sessionId}`;
+          {
+            title: "follow the link (POST /portal/redeem)",
+            run: async () => {
+              grant = await server.redeemLink(need(linkToken, "no link"));
+              return `session ${grant.sessionId}`;
+            },
           },
-        },
-        pairPhase(PORTAL_VEHICLE, phone, () => grant),
-        unlockPhase(PORTAL_VEHICLE, phone),
-      ];
-    }),
+          pairPhase(PORTAL_VEHICLE, phone, () => grant),
+          unlockPhase(PORTAL_VEHICLE, phone),
+        ];
+      },
+    ),
 
     scenario("wrong-password", `A mistyped password costs one attempt (${APP_VEHICLE})`, (recorder) => {
       let grant: PasswordGrant | undefined;
@@ -164,7 +174,9 @@ export function demoScenarios(deps: {
             if (result.ok) throw new ScenarioFailure("a wrong password paired");
             const left = result.error.remainingAttempts;
             if (left !== g.maxAttempts - 1) {
-              throw new ScenarioFailure(`expected ${g.maxAttempts - 1} attempts left, the vehicle says ${left}`);
+              throw new ScenarioFailure(
+                `expected ${g.maxAttempts - 1} attempts left, the vehicle says ${left}`,
+              );
             }
             return `refused (${result.error.code}); ${left} of ${g.maxAttempts} attempts left`;
           },
@@ -202,7 +214,10 @@ export function demoScenarios(deps: {
         {
           title: "unlock with the revoked key",
           run: async () => {
-            const result = await (await phoneFor(recorder)).unlock(APP_VEHICLE, need(shared.appKey, "no key"));
+            const result = await (await phoneFor(recorder)).unlock(
+              APP_VEHICLE,
+              need(shared.appKey, "no key"),
+            );
             if (result.ok) throw new ScenarioFailure("the revoked key unlocked the vehicle");
             return `denied (${result.error.code})`;
           },
@@ -210,59 +225,68 @@ export function demoScenarios(deps: {
       ];
     }),
 
-    scenario("active-card", "Active Card: QR image → user binding → reconnect → forget → refused", (recorder) => {
-      const tapped = recorder.tapCentral(central);
-      const store = new MemoryPairedCardStore();
-      const phone = new ActiveCardPhone({ crypto: nodeCrypto, store });
-      let qr: ReturnType<typeof parseQrPayload> | undefined;
-      let kept: Awaited<ReturnType<typeof store.get>>;
-      return [
-        {
-          title: "scan the card's QR code (PNG)",
-          run: async () => {
-            const png = await renderQrPng(stack.card.qrText());
-            qr = parseQrPayload(readQrFromPng(png), Date.now());
-            return `${qr.deviceName} (${qr.deviceId}), owner ${qr.ownerUser}, ${png.length}-byte PNG`;
+    scenario(
+      "active-card",
+      "Active Card: QR image → user binding → reconnect → forget → refused",
+      (recorder) => {
+        const tapped = recorder.tapCentral(central);
+        const store = new MemoryPairedCardStore();
+        const phone = new ActiveCardPhone({ crypto: nodeCrypto, store });
+        let qr: ReturnType<typeof parseQrPayload> | undefined;
+        let kept: Awaited<ReturnType<typeof store.get>>;
+        return [
+          {
+            title: "scan the card's QR code (PNG)",
+            run: async () => {
+              const png = await renderQrPng(card.qrText());
+              qr = parseQrPayload(readQrFromPng(png), Date.now());
+              return `${qr.deviceName} (${qr.deviceId}), owner ${qr.ownerUser}, ${png.length}-byte PNG`;
+            },
           },
-        },
-        {
-          title: `pair and bind user ${ALICE.id}`,
-          run: async () => {
-            const q = need(qr, "no QR code");
-            await (await phone.pair(await openCardLink(tapped, nodeCrypto, q.deviceName), q, ALICE.id)).close();
-            kept = await store.get(q.deviceId);
-            return `card paired; it holds ${stack.card.pairedPhones.length} phone(s)`;
+          {
+            title: `pair and bind user ${ALICE.id}`,
+            run: async () => {
+              const q = need(qr, "no QR code");
+              await (
+                await phone.pair(await openCardLink(tapped, nodeCrypto, q.deviceName), q, ALICE.id)
+              ).close();
+              kept = await store.get(q.deviceId);
+              return `card paired; it holds ${card.pairedPhones.length} phone(s)`;
+            },
           },
-        },
-        {
-          title: "reconnect without the QR code, then forget",
-          run: async () => {
-            const q = need(qr, "no QR code");
-            const session = await phone.reconnect(await openCardLink(tapped, nodeCrypto, q.deviceName), q.deviceId);
-            await session.forget();
-            await session.close();
-            return `reconnected and forgotten; the card holds ${stack.card.pairedPhones.length} phone(s)`;
+          {
+            title: "reconnect without the QR code, then forget",
+            run: async () => {
+              const q = need(qr, "no QR code");
+              const session = await phone.reconnect(
+                await openCardLink(tapped, nodeCrypto, q.deviceName),
+                q.deviceId,
+              );
+              await session.forget();
+              await session.close();
+              return `reconnected and forgotten; the card holds ${card.pairedPhones.length} phone(s)`;
+            },
           },
-        },
-        {
-          title: "reconnect after forget is refused",
-          run: async () => {
-            const q = need(qr, "no QR code");
-            await store.put(need(kept, "no pairing kept"));
-            const link = await openCardLink(tapped, nodeCrypto, q.deviceName);
-            try {
-              await phone.reconnect(link, q.deviceId);
-            } catch (error) {
-              if (error instanceof CardRefusedError) return `refused (${error.reason})`;
-              throw error;
-            } finally {
-              await link.close();
-            }
-            throw new ScenarioFailure("the forgotten phone was let in");
+          {
+            title: "reconnect after forget is refused",
+            run: async () => {
+              const q = need(qr, "no QR code");
+              await store.put(need(kept, "no pairing kept"));
+              const link = await openCardLink(tapped, nodeCrypto, q.deviceName);
+              try {
+                await phone.reconnect(link, q.deviceId);
+              } catch (error) {
+                if (error instanceof CardRefusedError) return `refused (${error.reason})`;
+                throw error;
+              } finally {
+                await link.close();
+              }
+              throw new ScenarioFailure("the forgotten phone was let in");
+            },
           },
-        },
-      ];
-    }),
+        ];
+      },
+    ),
   ];
 }
 
@@ -275,7 +299,9 @@ function vinOf(vehicleId: string): string {
 export function redeemToken(raw: string): string | undefined {
   // Quoted-printable, as mailers send long lines: soft line breaks and =XX escapes.
   const text = /content-transfer-encoding:\s*quoted-printable/i.test(raw)
-    ? raw.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)))
+    ? raw
+        .replace(/=\r?\n/g, "")
+        .replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)))
     : raw;
   return /\/portal\/redeem#token=([A-Za-z0-9_-]{43})/.exec(text)?.[1];
 }

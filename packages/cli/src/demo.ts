@@ -79,10 +79,13 @@ export async function runDemo(options: DemoOptions, out: NodeJS.WritableStream):
           : `reduced for the demo with --scrypt-n (production: N=32768)`;
       if (!options.json) {
         out.write(`pairkit demo: server ${stack.server.url}, radio ${stack.radio.url}, data in ${dir}\n`);
-        out.write(`pairing passwords stretched with scrypt N=${scrypt.N} r=${scrypt.r} p=${scrypt.p} (${note})\n`);
+        out.write(
+          `pairing passwords stretched with scrypt N=${scrypt.N} r=${scrypt.r} p=${scrypt.p} (${note})\n`,
+        );
       }
+      if (!stack.simulators) throw new Error("the demo stack runs in development mode");
       const scenarios = demoScenarios({
-        stack,
+        simulators: stack.simulators,
         server: new ServerClient(stack.server.url),
         central,
         secureElement: SoftwareSecureElement.inMemory(nodeCrypto),

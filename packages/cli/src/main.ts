@@ -10,6 +10,7 @@ import { type PairOptions, runPair } from "./pair.ts";
 import { runRadio } from "./radio.ts";
 import { runServe } from "./serve.ts";
 import { runTrace } from "./trace.ts";
+import { runVehicle, type VehicleOptions } from "./vehicle.ts";
 
 /**
  * The `pairkit` command. Configuration comes from flags and the environment, read here at the
@@ -32,10 +33,14 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number)
       .description(description)
       .option("--port <port>", "HTTP port (env PORT, default 8080)", parsePort)
       .option("--radio-port <port>", "WebSocket radio port (default 8081)", parsePort)
-      .action((options: { port?: number; radioPort?: number }) =>
+      .option("--state-dir <dir>", "fleet and card state (env PAIRKIT_STATE_DIR, default .pairkit)")
+      .action((options: { port?: number; radioPort?: number; stateDir?: string }) =>
         runServe(env, options, process.stdout),
       );
-  serveCommand("serve", "run the pairing backend, embedded broker and WebSocket radio on embedded defaults");
+  serveCommand(
+    "serve",
+    "run the pairing backend, embedded broker, WebSocket radio, simulated fleet and Active Card on embedded defaults",
+  );
   serveCommand("start", "the main job on embedded defaults (same as serve)");
 
   program
@@ -96,7 +101,9 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number)
 
   program
     .command("pair")
-    .description("the phone side: request a pairing password, pair with a vehicle over the radio, optionally unlock")
+    .description(
+      "the phone side: request a pairing password, pair with a vehicle over the radio, optionally unlock",
+    )
     .requiredOption("--vehicle <id>", "vehicle to pair with, e.g. VH-DEMO-1")
     .addOption(serverOption())
     .addOption(radioOption())
@@ -108,6 +115,18 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number)
     .option("--trust-anchor <file>", "carmaker root certificate (DER); default: GET /dev/trust-anchors")
     .option("--trace <file>", "write the frame trace of this run (read it with pairkit trace)")
     .action(async (o: PairOptions) => setExitCode(await runPair(o, env, process.stdout)));
+
+  program
+    .command("vehicle")
+    .description(
+      "run one demo vehicle: registers with a server (development mode), joins MQTT, advertises on a radio",
+    )
+    .requiredOption("--id <vehicleId>", "a demo vehicle: VH-DEMO-1, VH-DEMO-2 or VH-DEMO-3")
+    .addOption(serverOption())
+    .addOption(radioOption())
+    .option("--state <file>", "identity, carmaker CA and paired keys between runs", "vehicle-state.json")
+    .option("--trust-anchor-out <file>", "write the carmaker root certificate (DER) for pairkit pair")
+    .action((o: VehicleOptions) => runVehicle(o, process.stdout));
 
   program
     .command("trace")

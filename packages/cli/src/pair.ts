@@ -70,7 +70,9 @@ export async function runPair(
       return EXIT.FAILURE;
     }
     const keyId = toHex(paired.key.keyId);
-    out.write(`paired with ${options.vehicle}: key ${keyId}, attested ${paired.key.attested ? "yes" : "no"}\n`);
+    out.write(
+      `paired with ${options.vehicle}: key ${keyId}, attested ${paired.key.attested ? "yes" : "no"}\n`,
+    );
     out.write(`key kept in ${options.store}\n`);
     if (!options.unlock) return EXIT.OK;
     const unlocked = await phone.unlock(options.vehicle, paired.key.keyId);

@@ -113,9 +113,13 @@ export class ServerClient {
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
       });
     } catch (cause) {
-      throw new TransportError("HTTP_UNREACHABLE", `the pairing server at ${this.baseUrl} cannot be reached`, {
-        cause,
-      });
+      throw new TransportError(
+        "HTTP_UNREACHABLE",
+        `the pairing server at ${this.baseUrl} cannot be reached`,
+        {
+          cause,
+        },
+      );
     }
     const reply = (await response.json().catch(() => ({}))) as unknown;
     const body = typeof reply === "object" && reply !== null && !Array.isArray(reply) ? (reply as Json) : {};
@@ -133,7 +137,8 @@ export class ServerClient {
 
 function passwordGrant(reply: Json): PasswordGrant {
   const scrypt = reply.scrypt as ScryptParams | undefined;
-  if (typeof reply.maxAttempts !== "number" || typeof scrypt?.N !== "number") throw malformed("password reply");
+  if (typeof reply.maxAttempts !== "number" || typeof scrypt?.N !== "number")
+    throw malformed("password reply");
   return {
     sessionId: stringField(reply, "sessionId"),
     pairingPassword: stringField(reply, "pairingPassword"),

@@ -6,7 +6,7 @@ import { type RadioServer, startRadioServer } from "@pairkit/ble/node";
 import { nodeCrypto } from "@pairkit/core/node";
 import { type Env, loadConfig, type RunningServer, type ServerConfig, serve } from "@pairkit/server";
 import { CardSimulator, JsonFileCardStore, serveCardOnPeripheral } from "@pairkit/sim";
-import { type DemoFleet, startDemoFleet } from "@pairkit/sim/fleet";
+import { type DemoFleet, JsonFileFleetState, startDemoFleet } from "@pairkit/sim/fleet";
 
 export interface StackOptions {
   /** Server configuration (docs/operations.md); the stack only fills in its own defaults. */
@@ -19,23 +19,34 @@ export interface StackOptions {
 }
 
 /** The demo Active Card: the user it belongs to and what its QR code says. */
-export const DEMO_CARD = { deviceName: "AC-Demo-Card", ownerUser: "alice", firmwareVersion: "1.0.0" } as const;
+export const DEMO_CARD = {
+  deviceName: "AC-Demo-Card",
+  ownerUser: "alice",
+  firmwareVersion: "1.0.0",
+} as const;
+
+/** The simulated devices on the radio (development mode: they register through /dev routes). */
+export interface Simulators {
+  readonly fleet: DemoFleet;
+  readonly card: CardSimulator;
+}
 
 /** Everything `pairkit serve` runs and `pairkit demo` drives, started and stopped in one place. */
 export interface Stack {
   readonly config: ServerConfig;
   readonly server: RunningServer;
   readonly radio: RadioServer;
-  readonly fleet: DemoFleet;
-  readonly card: CardSimulator;
+  /** Undefined in production mode, which has no /dev routes and no demo data. */
+  readonly simulators: Simulators | undefined;
   close(): Promise<void>;
 }
 
 /**
  * The composition root shared by `pairkit serve` and `pairkit demo`: the backend (HTTP API,
  * database, MQTT broker, SMTP sink), the WebSocket radio, the simulated fleet (registered with
- * the backend, on MQTT, advertising on the radio) and one simulated Active Card on the radio.
- * A part that fails to start stops the parts already running.
+ * the backend, on MQTT, advertising on the radio) and one simulated Active Card on the radio —
+ * the simulators in development mode only. A part that fails to start stops the parts already
+ * running.
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const config = loadConfig(await withRealPort(options.env));
@@ -49,15 +60,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     stops.push(() => server.close());
     const radio = await startRadioServer({ host: config.host, port: options.radioPort });
     stops.push(() => radio.close());
-    const peripheral = async (nodeId: string): Promise<Peripheral> => {
-      const p = await openRadioPeripheral(radio.url, { nodeId });
-      stops.push(() => p.close());
-      return p;
-    };
+    const parts = { config, server, radio, close: stopAll };
+    if (config.mode !== "development") return { ...parts, simulators: undefined };
+    // The fleet closes its vehicles' peripherals; the card's is ours to close.
+    const peripheral = (nodeId: string): Promise<Peripheral> => openRadioPeripheral(radio.url, { nodeId });
     const fleet = await startDemoFleet({
       serverUrl: server.url,
-      peripheral: (vehicleId) => peripheral(vehicleId),
-      stateDir: join(options.stateDir, "fleet"),
+      peripheral,
+      state: new JsonFileFleetState(join(options.stateDir, "fleet.json")),
       crypto: nodeCrypto,
     });
     stops.push(() => fleet.close());
@@ -67,11 +77,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...DEMO_CARD,
     });
     stops.push(async () => card.destroy());
-    await serveCardOnPeripheral(await peripheral(`card-${card.deviceId}`), card, {
+    const cardPeripheral = await peripheral(`card-${card.deviceId}`);
+    stops.push(() => cardPeripheral.close());
+    await serveCardOnPeripheral(cardPeripheral, card, {
       crypto: nodeCrypto,
       ...(options.onCardError ? { onError: (e) => options.onCardError?.(e.code) } : {}),
     });
-    return { config, server, radio, fleet, card, close: stopAll };
+    return { ...parts, simulators: { fleet, card } };
   } catch (error) {
     await stopAll();
     throw error;
