@@ -6,6 +6,7 @@ import {
   parseQrPayload,
   type SecureElement,
   toHex,
+  utf8,
 } from "@pairkit/core";
 import { nodeCrypto, readQrFromPng } from "@pairkit/core/node";
 import { DEMO } from "@pairkit/server";
@@ -35,7 +36,8 @@ const ALICE = DEMO.users.alice;
 const APP_VEHICLE = "VH-DEMO-1";
 const PORTAL_VEHICLE = "VH-DEMO-3";
 const POLL_MS = 50;
-const REVOKE_WAIT_MS = 10_000;
+/** How long the demo waits for an e-mail or a vehicle's acknowledgement. */
+const WAIT_MS = 10_000;
 
 /**
  * The demo's scenarios (`pairkit demo`), each against the running stack, each with its own
@@ -51,13 +53,13 @@ export function demoScenarios(deps: {
 }): Scenario[] {
   const { server, central } = deps;
   const { fleet, card } = deps.simulators;
-  const shared: { token?: string; appKey?: Uint8Array } = {};
+  const shared: { token?: string; ktsPublicKey?: Uint8Array } = {};
+  /** The key each pairing made, by vehicle: the app pairing's key is the one later revoked. */
   const keys = new Map<string, Uint8Array>();
   const token = async () => {
     shared.token ??= await server.devToken(ALICE.id);
     return shared.token;
   };
-  const ktsPublicKey = server.ktsPublicKey();
   const phoneFor = async (recorder: FrameTraceRecorder) =>
     new CliPhone({
       crypto: nodeCrypto,
@@ -65,9 +67,9 @@ export function demoScenarios(deps: {
       server,
       token: await token(),
       trustAnchors: fleet.trustAnchors,
-      ktsPublicKey: await ktsPublicKey,
+      ktsPublicKey: (shared.ktsPublicKey ??= await server.ktsPublicKey()),
       secureElement: deps.secureElement,
-      deviceId: new TextEncoder().encode("pairkit-demo-phone"),
+      deviceId: utf8("pairkit-demo-phone"),
     });
   const scenario = (name: string, title: string, phases: (recorder: FrameTraceRecorder) => Phase[]) => {
     const recorder = new FrameTraceRecorder({ label: name });
@@ -84,7 +86,6 @@ export function demoScenarios(deps: {
       const result = await (await phone()).pair(vehicleId, need(grant(), "no password"));
       if (!result.ok)
         throw new ScenarioFailure(`pairing failed in ${result.error.phase}: ${result.error.code}`);
-      shared.appKey = vehicleId === APP_VEHICLE ? result.key.keyId : shared.appKey;
       keys.set(vehicleId, result.key.keyId);
       return `key ${toHex(result.key.keyId)}, attested ${result.key.attested ? "yes" : "no"}`;
     },
@@ -133,7 +134,7 @@ export function demoScenarios(deps: {
           {
             title: "receive the e-mail in the SMTP sink (GET /dev/mailbox)",
             run: async () => {
-              const deadline = Date.now() + REVOKE_WAIT_MS;
+              const deadline = Date.now() + WAIT_MS;
               for (;;) {
                 const mails = (await server.devMailbox()).filter((m) => m.envelopeTo.includes(ALICE.email));
                 linkToken = mails.map((m) => redeemToken(m.raw)).findLast((t) => t !== undefined);
@@ -190,7 +191,7 @@ export function demoScenarios(deps: {
         {
           title: "the owner revokes the app's key (POST /keys/{id}/revoke)",
           run: async () => {
-            const keyId = toHex(need(shared.appKey, "the app pairing made no key"));
+            const keyId = toHex(need(keys.get(APP_VEHICLE), "the app pairing made no key"));
             const key = (await server.keys(await token())).find(
               (k) => k.vehicleId === APP_VEHICLE && k.state === "active",
             );
@@ -202,7 +203,7 @@ export function demoScenarios(deps: {
         {
           title: "the vehicle confirms over MQTT",
           run: async () => {
-            const deadline = Date.now() + REVOKE_WAIT_MS;
+            const deadline = Date.now() + WAIT_MS;
             for (;;) {
               const key = (await server.keys(await token())).find((k) => k.keyId === serverKeyId);
               if (key?.state === "revoked") return "key state revoked";
@@ -216,7 +217,7 @@ export function demoScenarios(deps: {
           run: async () => {
             const result = await (await phoneFor(recorder)).unlock(
               APP_VEHICLE,
-              need(shared.appKey, "no key"),
+              need(keys.get(APP_VEHICLE), "no key"),
             );
             if (result.ok) throw new ScenarioFailure("the revoked key unlocked the vehicle");
             return `denied (${result.error.code})`;

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { Command, CommanderError, Option } from "commander";
 import { envDefault, parseHttpUrl, parsePort, parsePositiveInteger, parseWsUrl } from "./args.ts";
 import { runAuditVerify } from "./audit.ts";

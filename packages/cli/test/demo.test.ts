@@ -9,13 +9,18 @@ import type { DemoReport } from "../src/demo.ts";
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 const tsx = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
+/** What `npx pairkit` runs: the package's executable. */
+const bin = fileURLToPath(new URL("../../../node_modules/.bin/pairkit", import.meta.url));
 const run = (...args: string[]) => spawnSync(tsx, [main, ...args], { encoding: "utf8", timeout: 180_000 });
 const dir = mkdtempSync(join(tmpdir(), "pairkit-demo-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("pairkit demo --json, then pairkit trace on its traces", () => {
   it("prints one JSON document in which every scenario passed, with phase timings and frame traces", () => {
-    const result = run("demo", "--json", "--scrypt-n", "1024");
+    const result = spawnSync(bin, ["demo", "--json", "--scrypt-n", "1024"], {
+      encoding: "utf8",
+      timeout: 180_000,
+    });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
     const report = JSON.parse(result.stdout) as DemoReport; // exactly one document: parses whole

@@ -10,8 +10,8 @@ const tsx = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.
 const dataDir = mkdtempSync(join(tmpdir(), "pairkit-serve-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-function start(extraEnv: Record<string, string>) {
-  const child = spawn(tsx, [main, "serve", "--port", "0", "--radio-port", "0"], {
+function start(extraEnv: Record<string, string>, command = "serve") {
+  const child = spawn(tsx, [main, command, "--port", "0", "--radio-port", "0"], {
     env: {
       ...process.env,
       PGLITE_DIR: join(dataDir, "db"),
@@ -59,8 +59,8 @@ async function post<T>(url: string, body: unknown, token?: string): Promise<T> {
 const JWT = /eyJ[\w-]+\.[\w-]+\.[\w-]+/;
 
 describe("pairkit serve", () => {
-  it("serves /healthz, mints a demo token, and stops cleanly on SIGINT", async () => {
-    const server = start({});
+  it("`start` (what npm start runs) serves /healthz, mints a demo token, and stops cleanly on SIGINT", async () => {
+    const server = start({}, "start");
     const url = await server.ready;
     expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: "ok" });
     const token = await fetch(`${url}/dev/token`, {
