@@ -60,6 +60,10 @@ export function demoScenarios(deps: {
     shared.token ??= await server.devToken(ALICE.id);
     return shared.token;
   };
+  const ktsPublicKey = async () => {
+    shared.ktsPublicKey ??= await server.ktsPublicKey();
+    return shared.ktsPublicKey;
+  };
   const phoneFor = async (recorder: FrameTraceRecorder) =>
     new CliPhone({
       crypto: nodeCrypto,
@@ -67,7 +71,7 @@ export function demoScenarios(deps: {
       server,
       token: await token(),
       trustAnchors: fleet.trustAnchors,
-      ktsPublicKey: (shared.ktsPublicKey ??= await server.ktsPublicKey()),
+      ktsPublicKey: await ktsPublicKey(),
       secureElement: deps.secureElement,
       deviceId: utf8("pairkit-demo-phone"),
     });
