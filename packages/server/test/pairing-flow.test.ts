@@ -124,6 +124,19 @@ for (const backend of backends) {
           expect(registered.statusCode, registered.body).toBe(200);
           const attestation = registered.json();
           expect(attestation).toMatchObject({ keyId: pairing.keyId, vehicleId: owner.vehicleId });
+          // A phone whose reply was lost asks again and gets the same attestation, not a refusal.
+          const again = await call(token, "/kts/attestations", {
+            transactionId: pairing.transactionId,
+            endpointPublicKey: b64(pairing.endpoint.publicKey),
+          });
+          expect(again.statusCode, again.body).toBe(200);
+          expect(again.json()).toEqual(attestation);
+          // ... but never for another endpoint key.
+          const otherKey = await call(token, "/kts/attestations", {
+            transactionId: pairing.transactionId,
+            endpointPublicKey: b64(nodeCrypto.generateKeyPair().publicKey),
+          });
+          expect(otherKey.json()).toMatchObject({ code: "INVALID_ATTESTATION" });
 
           // A vehicle checks it with nothing but the published KTS key.
           const { publicKey } = (await app.inject({ url: "/kts/public-key" })).json();

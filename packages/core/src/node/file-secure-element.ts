@@ -1,5 +1,4 @@
-import { randomUUID } from "node:crypto";
-import { open, readFile, rename, unlink } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { fromHex, toHex, utf8, wipe } from "../bytes.ts";
 import type { Crypto, ScryptParams } from "../crypto/crypto.ts";
 import { checkScryptParams, DEFAULT_SCRYPT_PARAMS } from "../crypto/password.ts";
@@ -7,6 +6,7 @@ import { DecryptionError } from "../errors.ts";
 import { SecureElementError } from "../owner/errors.ts";
 import { type SecureElementVault, SoftwareSecureElement } from "../owner/software-secure-element.ts";
 import type { Clock } from "../ports/clock.ts";
+import { readFileIfExists, writePrivateFileAtomically } from "./private-file.ts";
 
 const FILE_FORMAT = "pairkit-se-file/v1";
 const KEY_FILE_INFO = "pairkit/se-file/v1/key";
@@ -43,15 +43,15 @@ export class FileSecureElementVault implements SecureElementVault {
   ) {}
 
   async load(): Promise<Uint8Array | undefined> {
-    let text: string;
+    let text: string | undefined;
     try {
-      text = await readFile(this.path, "utf8");
+      text = await readFileIfExists(this.path);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw new SecureElementError("SE_STORAGE_FAILED", "secure element file could not be read", {
         cause: error,
       });
     }
+    if (text === undefined) return undefined;
     let file: VaultFile;
     try {
       file = JSON.parse(text) as VaultFile;
@@ -83,20 +83,7 @@ export class FileSecureElementVault implements SecureElementVault {
       nonce: toHex(nonce),
       ciphertext: toHex(this.crypto.aesGcmEncrypt(key, nonce, state, header(kdf))),
     };
-    const temporary = `${this.path}.${randomUUID()}.tmp`;
-    const handle = await open(temporary, "wx", 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(file));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await rename(temporary, this.path);
-    } catch (error) {
-      await unlink(temporary).catch(() => {});
-      throw error;
-    }
+    await writePrivateFileAtomically(this.path, JSON.stringify(file));
   }
 
   /** Forgets the file key held in memory. */

@@ -5,4 +5,5 @@ export {
   openFileSecureElement,
 } from "./file-secure-element.ts";
 export { nodeCrypto, nodeGroup } from "./node-crypto.ts";
+export { readFileIfExists, writePrivateFileAtomically } from "./private-file.ts";
 export { readQrFromPng } from "./qr-png.ts";

@@ -14,6 +14,7 @@ export * from "./local-pairing-api.ts";
 export * from "./mailbox.ts";
 export * from "./memory-ports.ts";
 export * from "./messenger.ts";
+export * from "./owed-attestation.ts";
 export * from "./owner-pairing.ts";
 export * from "./ports.ts";
 export * from "./software-secure-element.ts";

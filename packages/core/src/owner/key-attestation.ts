@@ -1,4 +1,4 @@
-import { concatBytes, utf8 } from "../bytes.ts";
+import { concatBytes, constantTimeEqual, utf8 } from "../bytes.ts";
 import type { Crypto } from "../crypto/crypto.ts";
 import { DIGEST_LENGTH, KEY_ID_LENGTH, OwnerLabel } from "./constants.ts";
 import { MessageFormatError, WireReader, WireWriter } from "./wire.ts";
@@ -75,4 +75,19 @@ export function verifyKeyAttestation(crypto: Crypto, ktsPublicKey: Uint8Array, m
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether the attestation's fields name exactly this endpoint of this vehicle (compared in constant
+ * time). Says nothing about the signature: pair it with {@link verifyKeyAttestation}.
+ */
+export function attestationNamesEndpoint(
+  crypto: Crypto,
+  m: KeyAttestation,
+  endpoint: { readonly keyId: Uint8Array; readonly vehicleId: string; readonly publicKey: Uint8Array },
+): boolean {
+  const keyId = constantTimeEqual(m.keyId, endpoint.keyId);
+  const vehicle = constantTimeEqual(m.vehicleId, utf8(endpoint.vehicleId));
+  const publicKey = constantTimeEqual(m.endpointPublicKeyHash, crypto.sha256(endpoint.publicKey));
+  return keyId && vehicle && publicKey;
 }

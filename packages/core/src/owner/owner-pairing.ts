@@ -37,9 +37,15 @@ import {
   signalingReceiptInput,
 } from "./endpoint-messages.ts";
 import { ApiError, OwnerProtocolError, SecureElementError, toOwnerProtocolError } from "./errors.ts";
-import { encodeKeyAttestation, type KeyAttestation, verifyKeyAttestation } from "./key-attestation.ts";
+import {
+  attestationNamesEndpoint,
+  encodeKeyAttestation,
+  type KeyAttestation,
+  verifyKeyAttestation,
+} from "./key-attestation.ts";
 import { decodeMailbox } from "./mailbox.ts";
 import { Deadline, OwnerMessenger, throwIfAborted } from "./messenger.ts";
+import { oweAttestation } from "./owed-attestation.ts";
 import {
   type Keychain,
   KeychainItem,
@@ -344,7 +350,14 @@ class PhoneOwnerPairing {
     );
     const encoded = attestation ? encodeKeyAttestation(attestation) : new Uint8Array(0);
     if (attestation) await se.storeKeyAttestation(endpoint.keyId, encoded);
-    else await keychain.set(KeychainItem.pendingAttestation, toHex(endpoint.keyId));
+    else
+      await oweAttestation(keychain, {
+        keyId: toHex(endpoint.keyId),
+        vehicleId: bootstrap.vehicleId,
+        transactionId,
+        ktsEndpointUrl,
+        fetched: false,
+      });
     const sigBody = encodeSigBitmapUpdateBody({
       signalingBitmap: attestation ? SIGNALING_KEY_ATTESTED : 0,
       keyAttestation: encoded,
@@ -406,9 +419,7 @@ class PhoneOwnerPairing {
     // An attestation for another key, or one that does not verify, is never stored or
     // forwarded: the key stays unattested (and owed), exactly as if the KTS were unreachable.
     const matches =
-      constantTimeEqual(attestation.keyId, endpoint.keyId) &&
-      constantTimeEqual(attestation.vehicleId, utf8(vehicleId)) &&
-      constantTimeEqual(attestation.endpointPublicKeyHash, this.#crypto.sha256(endpoint.publicKey)) &&
+      attestationNamesEndpoint(this.#crypto, attestation, { ...endpoint, vehicleId }) &&
       (ktsPublicKey === undefined || verifyKeyAttestation(this.#crypto, ktsPublicKey, attestation));
     if (matches) return attestation;
     await this.#o.keychain.appendAudit({

@@ -77,8 +77,8 @@ export const KeychainItem = {
   sessionId: "owner.sessionId",
   transactionId: "owner.transactionId",
   vehicleDescriptorDigest: "owner.vehicleDescriptorDigest",
-  /** Hex key id of a key whose KTS attestation is still to be fetched and delivered. */
-  pendingAttestation: "owner.pendingAttestation",
+  /** Keys whose KTS attestation is still to be fetched or delivered (owed-attestation.ts, JSON). */
+  owedAttestations: "owner.owedAttestations",
 } as const;
 
 export type PairingLogPhase =

@@ -12,7 +12,8 @@ import {
 } from "./constants.ts";
 import { OwnerProtocolError, toOwnerProtocolError } from "./errors.ts";
 import { Deadline, OwnerMessenger } from "./messenger.ts";
-import type { SecureElement } from "./ports.ts";
+import { owedAttestations, settleAttestation } from "./owed-attestation.ts";
+import type { Keychain, SecureElement } from "./ports.ts";
 import {
   deriveTransactionKeys,
   openTransactionMessage,
@@ -40,6 +41,11 @@ export interface StandardTransactionOptions {
   readonly trustAnchors: readonly Uint8Array[];
   readonly clock?: Clock;
   readonly signal?: AbortSignal;
+  /**
+   * The app's keychain: with it, an attestation owed since pairing and fetched since
+   * (`fetchOwedAttestations`) rides along in TXN_AUTH1_RESPONSE and the debt is settled on success.
+   */
+  readonly keychain?: Keychain;
 }
 
 export type StandardTransactionResult =
@@ -117,7 +123,15 @@ export async function runStandardTransaction(
       );
 
     const endpointSignature = await se.sign(keyId, transactionSignedData("device", binding));
-    const auth1Response = encodeTxnAuth1Response({ keyId, endpointSignature });
+    const delivering = options.keychain
+      ? (await owedAttestations(options.keychain)).some((o) => o.fetched && o.keyId === toHex(keyId)) &&
+        endpoint.keyAttestation !== undefined
+      : false;
+    const auth1Response = encodeTxnAuth1Response({
+      keyId,
+      endpointSignature,
+      ...(delivering && { keyAttestation: endpoint.keyAttestation }),
+    });
     await m.send(
       OwnerFrameType.TXN_AUTH1_RESPONSE,
       sealTransactionMessage(
@@ -135,6 +149,8 @@ export async function runStandardTransaction(
     );
     if (result.status !== TXN_STATUS_UNLOCKED)
       throw new OwnerProtocolError(phase, OwnerErrorCode.MALFORMED_MESSAGE, "unknown transaction status");
+    // The vehicle checks a delivered attestation before it unlocks: success means it holds it.
+    if (delivering && options.keychain) await settleAttestation(options.keychain, keyId);
     return { ok: true, transactionId: toHex(auth0.transactionId) };
   } catch (error) {
     const failure = toOwnerProtocolError(error, phase);

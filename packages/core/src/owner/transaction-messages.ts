@@ -83,22 +83,41 @@ export function decodeTxnAuth1(bytes: Uint8Array): TxnAuth1 {
   return m;
 }
 
-/** TXN_AUTH1_RESPONSE plaintext: which key answers, and its endpoint signature (DER). */
+/**
+ * TXN_AUTH1_RESPONSE plaintext: which key answers, its endpoint signature (DER), and — only when
+ * the KTS was unreachable at pairing and the phone has fetched it since — the owed KeyAtt.
+ */
 export interface TxnAuth1Response {
   readonly keyId: Uint8Array;
   readonly endpointSignature: Uint8Array;
+  /** Encoded KeyAtt (docs/protocol.md §3.8); absent when the vehicle already holds it. */
+  readonly keyAttestation?: Uint8Array;
 }
+
+/** An encoded KeyAtt is at most 16 + 1 + 64 + 32 + 8 + 1 + 72 = 194 bytes. */
+const MAX_KEY_ATTESTATION_LENGTH = 194;
 
 export function encodeTxnAuth1Response(m: TxnAuth1Response): Uint8Array {
   const w = new WireWriter("TXN_AUTH1_RESPONSE").bytes(m.keyId, KEY_ID_LENGTH, "keyId");
-  return signatureField(w, m.endpointSignature).finish();
+  signatureField(w, m.endpointSignature);
+  if (m.keyAttestation !== undefined) {
+    if (m.keyAttestation.length < 1 || m.keyAttestation.length > MAX_KEY_ATTESTATION_LENGTH)
+      throw new MessageFormatError("TXN_AUTH1_RESPONSE", "keyAttestation length out of range");
+    w.u16(m.keyAttestation.length, "keyAttestationLength").bytes(m.keyAttestation);
+  }
+  return w.finish();
 }
 
 export function decodeTxnAuth1Response(bytes: Uint8Array): TxnAuth1Response {
   const r = new WireReader(bytes, "TXN_AUTH1_RESPONSE");
-  const m = { keyId: r.bytesOf(KEY_ID_LENGTH, "keyId"), endpointSignature: readSignature(r) };
+  const keyId = r.bytesOf(KEY_ID_LENGTH, "keyId");
+  const endpointSignature = readSignature(r);
+  if (r.remaining === 0) return { keyId, endpointSignature };
+  const length = r.u16("keyAttestationLength");
+  if (length < 1 || length > MAX_KEY_ATTESTATION_LENGTH) r.fail("keyAttestation length out of range");
+  const keyAttestation = r.bytesOf(length, "keyAttestation");
   r.end();
-  return m;
+  return { keyId, endpointSignature, keyAttestation };
 }
 
 /** TXN_RESULT plaintext. */

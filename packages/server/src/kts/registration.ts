@@ -48,13 +48,25 @@ export async function registerEndpoint(
       "endpoint public key does not match the announced endpointIdHash",
     );
   }
-  const issuedAt = new Date(clock.now());
-  const fields = {
+  // Asking again for the same endpoint gets the attestation already issued: a phone whose reply was
+  // lost (or whose KTS call failed after issuance) retries later and must not be locked out.
+  const issued = async (): Promise<IssuedAttestation | undefined> => {
+    const row = await db
+      .selectFrom("keyAttestations")
+      .select(["signature", "issuedAt"])
+      .where("keyId", "=", key.keyId)
+      .executeTakeFirst();
+    return row && { ...common, issuedAt: row.issuedAt, signature: row.signature };
+  };
+  const common = {
     keyId: key.keyId,
     vehicleId: key.vehicleId,
     endpointPublicKeyHash: crypto.sha256(endpointPublicKey),
-    issuedAt,
   };
+  const earlier = await issued();
+  if (earlier) return earlier;
+  const issuedAt = new Date(clock.now());
+  const fields = { ...common, issuedAt };
   const signature = kts.sign({ ...fields, endpointKeyId: key.keyMaterialHash });
   try {
     await db.transaction().execute(async (tx) => {
@@ -77,8 +89,8 @@ export async function registerEndpoint(
       );
     });
   } catch (error) {
-    if (isUniqueViolation(error))
-      throw new ApiError("KEY_NOT_ACTIVE", "an attestation was already issued for this key");
+    const raced = isUniqueViolation(error) ? await issued() : undefined;
+    if (raced) return raced;
     throw error;
   }
   return { ...fields, signature };

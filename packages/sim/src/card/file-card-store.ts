@@ -1,5 +1,5 @@
-import { readFile, rename, writeFile } from "node:fs/promises";
 import { fromHex, PairkitError, toHex } from "@pairkit/core";
+import { readFileIfExists, writePrivateFileAtomically } from "@pairkit/core/node";
 import type { CardState, CardStore, PairedPhone } from "./card-store.ts";
 
 interface StoredCardState {
@@ -10,21 +10,15 @@ interface StoredCardState {
 }
 
 /**
- * {@link CardStore} in a JSON file (the simulator's "flash"): written to a temporary file
- * with mode 0600 and renamed over the old one, so a crash never leaves half a state.
+ * {@link CardStore} in a JSON file (the simulator's "flash"), replaced atomically with mode 0600
+ * (writePrivateFileAtomically), so a crash never leaves half a state.
  */
 export class JsonFileCardStore implements CardStore {
   constructor(readonly path: string) {}
 
   async load(): Promise<CardState | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.path, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw error;
-    }
-    return parseStoredState(text, this.path);
+    const text = await readFileIfExists(this.path);
+    return text === undefined ? undefined : parseStoredState(text, this.path);
   }
 
   async save(state: CardState): Promise<void> {
@@ -38,9 +32,7 @@ export class JsonFileCardStore implements CardStore {
         pairedAt: p.pairedAt,
       })),
     };
-    const temporary = `${this.path}.${process.pid}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
-    await rename(temporary, this.path);
+    await writePrivateFileAtomically(this.path, `${JSON.stringify(stored, null, 2)}\n`);
   }
 }
 

@@ -1,5 +1,5 @@
-import { readFile, rename, writeFile } from "node:fs/promises";
 import { type Crypto, fromHex, PairkitError, toHex } from "@pairkit/core";
+import { readFileIfExists, writePrivateFileAtomically } from "@pairkit/core/node";
 import type { PairedEndpoint } from "../vehicle/endpoint-store.ts";
 
 /** What a simulated fleet keeps between runs: its carmaker CA and, per vehicle, identity and paired keys. */
@@ -61,24 +61,13 @@ export class JsonFileFleetState implements FleetStateStore {
   constructor(readonly path: string) {}
 
   async load(): Promise<FleetState | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.path, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw error;
-    }
-    return parseFleetState(text, this.path);
+    const text = await readFileIfExists(this.path);
+    return text === undefined ? undefined : parseFleetState(text, this.path);
   }
 
   save(state: FleetState): Promise<void> {
     const text = `${JSON.stringify(toJson(state), null, 2)}\n`;
-    const write = async () => {
-      const temporary = `${this.path}.${process.pid}.tmp`;
-      await writeFile(temporary, text, { mode: 0o600 });
-      await rename(temporary, this.path);
-    };
-    const saved = this.#queue.then(write);
+    const saved = this.#queue.then(() => writePrivateFileAtomically(this.path, text));
     this.#queue = saved.catch(() => undefined);
     return saved;
   }

@@ -7,7 +7,6 @@ import {
   Deadline,
   decodeDeviceConfigAck,
   decodeEndpointReady,
-  decodeKeyAttestation,
   decodePoint,
   decodeSelectCommand,
   decodeSigBitmapUpdate,
@@ -43,7 +42,6 @@ import {
   TransportError,
   toOwnerProtocolError,
   utf8,
-  verifyKeyAttestation,
   wipe,
   wipeOwnerPairingKeys,
 } from "@pairkit/core";
@@ -258,7 +256,7 @@ export class VehiclePairingSession {
 
   /** SIG_BITMAP_UPDATE; a phone that goes quiet leaves the key paired but unattested. */
   async #receiveSignaling(keyId: Uint8Array, krmac: Uint8Array): Promise<boolean> {
-    const { crypto, clock, identity } = this.vehicle;
+    const { crypto, clock } = this.vehicle;
     const waitMs = this.vehicle.options.attestationWaitMs ?? ATTESTATION_WAIT_MS;
     const wait = new Deadline(clock, waitMs, "SIG_BITMAP_UPDATE", waitMs);
     let payload: Uint8Array;
@@ -277,18 +275,8 @@ export class VehiclePairingSession {
     if (!constantTimeEqual(expected, update.receiptMac))
       throw this.#error(OwnerErrorCode.RECEIPT_INVALID, "SIG_BITMAP_UPDATE receipt does not verify");
     if (!(update.signalingBitmap & SIGNALING_KEY_ATTESTED)) return false;
-    const kts = this.vehicle.options.ktsPublicKey;
-    const attestation = decodeKeyAttestation(update.keyAttestation);
-    const endpoint = this.vehicle.endpoints.get(keyId)!;
-    const valid =
-      kts !== undefined &&
-      constantTimeEqual(attestation.keyId, keyId) &&
-      constantTimeEqual(attestation.vehicleId, utf8(identity.vehicleId)) &&
-      constantTimeEqual(attestation.endpointPublicKeyHash, crypto.sha256(endpoint.publicKey)) &&
-      verifyKeyAttestation(crypto, kts, attestation);
-    if (!valid) throw this.#error(OwnerErrorCode.ATTESTATION_INVALID, "key attestation does not verify");
-    this.vehicle.endpoints.attest(keyId, update.keyAttestation);
-    this.vehicle.emit({ type: "attested", keyId });
+    if (!this.vehicle.acceptAttestation(keyId, update.keyAttestation))
+      throw this.#error(OwnerErrorCode.ATTESTATION_INVALID, "key attestation does not verify");
     return true;
   }
 }

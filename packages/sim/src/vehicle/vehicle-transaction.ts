@@ -95,7 +95,13 @@ export async function runVehicleTransaction(
       valid = false;
     }
     if (!valid) throw deny(OwnerErrorCode.SIGNATURE_INVALID, "endpoint signature does not verify");
-    if (endpoint.policyFlags & PolicyFlag.ATTESTATION_REQUIRED && !endpoint.keyAttestation)
+    // An attestation owed since pairing comes with an authenticated response; a bad one is refused.
+    if (response.keyAttestation && !vehicle.acceptAttestation(endpoint.keyId, response.keyAttestation))
+      throw deny(OwnerErrorCode.ATTESTATION_INVALID, "key attestation does not verify");
+    if (
+      endpoint.policyFlags & PolicyFlag.ATTESTATION_REQUIRED &&
+      !vehicle.endpoints.get(endpoint.keyId)?.keyAttestation
+    )
       throw deny(OwnerErrorCode.ATTESTATION_REQUIRED, "key not attested yet");
     await m.send(
       OwnerFrameType.TXN_RESULT,

@@ -1,9 +1,12 @@
 import { DeviceKind, type ManufacturerData, pairkitManufacturerData } from "@pairkit/ble";
 import {
+  attestationNamesEndpoint,
   type Clock,
   type Crypto,
   Deadline,
+  decodeKeyAttestation,
   encodeDescriptor,
+  type KeyAttestation,
   type Link,
   type MailboxLayout,
   OwnerErrorCode,
@@ -16,6 +19,7 @@ import {
   systemClock,
   toOwnerProtocolError,
   vehicleAdvertisementHash,
+  verifyKeyAttestation,
   wipe,
 } from "@pairkit/core";
 import { EndpointStore } from "./endpoint-store.ts";
@@ -125,6 +129,33 @@ export class VehicleSimulator implements VehicleProvisioning {
     const removed = this.endpoints.remove(keyId);
     if (removed) this.emit({ type: "revoked", keyId: keyId.slice() });
     return removed;
+  }
+
+  /**
+   * Checks a KeyAtt for one of this vehicle's endpoints against the KTS key and keeps it: at
+   * pairing (SIG_BITMAP_UPDATE) or, when it was owed, in a standard transaction. False when it
+   * does not verify, names another key or vehicle, or no KTS key is configured.
+   */
+  acceptAttestation(keyId: Uint8Array, encoded: Uint8Array): boolean {
+    const kts = this.options.ktsPublicKey;
+    const endpoint = this.endpoints.get(keyId);
+    if (kts === undefined || endpoint === undefined) return false;
+    let attestation: KeyAttestation;
+    try {
+      attestation = decodeKeyAttestation(encoded);
+    } catch {
+      return false;
+    }
+    const valid =
+      attestationNamesEndpoint(this.crypto, attestation, {
+        keyId,
+        vehicleId: this.identity.vehicleId,
+        publicKey: endpoint.publicKey,
+      }) && verifyKeyAttestation(this.crypto, kts, attestation);
+    if (!valid) return false;
+    this.endpoints.attest(keyId, encoded);
+    this.emit({ type: "attested", keyId: keyId.slice() });
+    return true;
   }
 
   /** Manufacturer data (docs/protocol.md §2.1): the hint is the vehicle id hash a phone filters on (§3.1). */
