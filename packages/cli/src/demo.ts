@@ -78,7 +78,9 @@ export async function runDemo(options: DemoOptions, out: NodeJS.WritableStream):
           ? "the production cost"
           : `reduced for the demo with --scrypt-n (production: N=32768)`;
       if (!options.json) {
-        out.write(`pairkit demo: server ${stack.server.url}, radio ${stack.radio.url}, data in ${dir}\n`);
+        out.write(
+          `pairkit demo: server ${stack.server.url}, radio ${stack.radio.url}, data in ${dir} (removed at the end)\n`,
+        );
         out.write(
           `pairing passwords stretched with scrypt N=${scrypt.N} r=${scrypt.r} p=${scrypt.p} (${note})\n`,
         );

@@ -37,35 +37,39 @@ export async function runServe(
     stateDir,
     radioPort: options.radioPort ?? DEFAULT_RADIO_PORT,
   });
-  const { config, server, radio, simulators } = stack;
-  const owners = new Map<string, string>(Object.values(DEMO.vehicles).map((v) => [v.id, v.owner]));
-  const users = Object.values(DEMO.users)
-    .map((u) => `${u.id} (${u.role})`)
-    .join(", ");
-  out.write(
-    [
-      "pairkit is running:",
-      `  HTTP API        ${server.url}   (OpenAPI ${server.url}/openapi.json, docs ${server.url}/docs)`,
-      `  MQTT broker     ${server.mqttUrl}   (vehicles connect here with their own credentials)`,
-      `  WebSocket radio ${radio.url}   (simulated BLE air for vehicles, cards and phones)`,
-      `  mode            ${config.mode}; state in ${stateDir}`,
-      simulators
-        ? [
-            ...(await describeSimulators(simulators, stateDir, owners)),
-            `  demo users      ${users}; owner PIN ${DEMO.pin}`,
-            `  a token         curl -s -X POST ${server.url}/dev/token -H 'content-type: application/json' -d '{"userId":"alice"}'`,
-            `  pair a phone    npx pairkit pair --server ${server.url} --radio ${radio.url} --user alice --vehicle VH-DEMO-1 --trust-anchor ${join(stateDir, ROOT_FILE)} --unlock`,
-          ].join("\n")
-        : "",
-      "Ctrl-C stops everything; data stays for the next start.",
-      "",
-    ]
-      .filter((line) => line !== "")
-      .join("\n") + "\n",
-  );
-  await untilSignal();
-  out.write("stopping…\n");
-  await stack.close();
+  // Whatever fails from here on, the running parts stop, or they would keep the process alive.
+  try {
+    const { config, server, radio, simulators } = stack;
+    const owners = new Map<string, string>(Object.values(DEMO.vehicles).map((v) => [v.id, v.owner]));
+    const users = Object.values(DEMO.users)
+      .map((u) => `${u.id} (${u.role})`)
+      .join(", ");
+    out.write(
+      [
+        "pairkit is running:",
+        `  HTTP API        ${server.url}   (OpenAPI ${server.url}/openapi.json, docs ${server.url}/docs)`,
+        `  MQTT broker     ${server.mqttUrl}   (vehicles connect here with their own credentials)`,
+        `  WebSocket radio ${radio.url}   (simulated BLE air for vehicles, cards and phones)`,
+        ...(simulators ? await describeSimulators(simulators, stateDir, owners) : []),
+        `  mode            ${config.mode}; state in ${stateDir}`,
+        simulators
+          ? [
+              `  demo users      ${users}; owner PIN ${DEMO.pin}`,
+              `  a token         curl -s -X POST ${server.url}/dev/token -H 'content-type: application/json' -d '{"userId":"alice"}'`,
+              `  pair a phone    npx pairkit pair --server ${server.url} --radio ${radio.url} --user alice --vehicle VH-DEMO-1 --trust-anchor ${join(stateDir, ROOT_FILE)} --unlock`,
+            ].join("\n")
+          : "",
+        "Ctrl-C stops everything; data stays for the next start.",
+        "",
+      ]
+        .filter((line) => line !== "")
+        .join("\n") + "\n",
+    );
+    await untilSignal();
+    out.write("stopping…\n");
+  } finally {
+    await stack.close();
+  }
 }
 
 const ROOT_FILE = "carmaker-root.der";

@@ -36,20 +36,23 @@ export async function runVehicle(options: VehicleOptions, out: NodeJS.WritableSt
     vehicleIds: [options.id],
     onEvent: (vehicleId, event) => out.write(`${vehicleId}: ${event.type}\n`),
   });
-  const root = fleet.trustAnchors[0]!;
-  if (options.trustAnchorOut) await writeFile(options.trustAnchorOut, root);
-  const [vehicle] = fleet.vehicles;
-  out.write(
-    [
-      `vehicle ${vehicle?.vehicleId} (${vehicle?.model}) registered with ${options.server}, on MQTT`,
-      `  advertising on ${options.radio}`,
-      `  state in ${options.state}; carmaker root SHA-256 ${toHex(nodeCrypto.sha256(root))}` +
-        (options.trustAnchorOut ? ` written to ${options.trustAnchorOut}` : ""),
-      "ready",
-      "",
-    ].join("\n"),
-  );
-  await untilSignal();
-  out.write("stopping…\n");
-  await fleet.close();
+  try {
+    const root = fleet.trustAnchors[0]!;
+    if (options.trustAnchorOut) await writeFile(options.trustAnchorOut, root);
+    const [vehicle] = fleet.vehicles;
+    out.write(
+      [
+        `vehicle ${vehicle?.vehicleId} (${vehicle?.model}) registered with ${options.server}, on MQTT`,
+        `  advertising on ${options.radio}`,
+        `  state in ${options.state}; carmaker root SHA-256 ${toHex(nodeCrypto.sha256(root))}` +
+          (options.trustAnchorOut ? ` written to ${options.trustAnchorOut}` : ""),
+        "ready",
+        "",
+      ].join("\n"),
+    );
+    await untilSignal();
+    out.write("stopping…\n");
+  } finally {
+    await fleet.close();
+  }
 }
