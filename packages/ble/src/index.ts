@@ -21,4 +21,5 @@ export * from "./gatt/types.ts";
 export * from "./gatt/uuids.ts";
 export * from "./sim/faults.ts";
 export * from "./sim/sim-radio.ts";
+export * from "./trace/index.ts";
 export * from "./ws/radio-client.ts";
