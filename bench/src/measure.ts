@@ -17,17 +17,38 @@ export interface Measurement {
   readonly rounds: readonly number[];
 }
 
+/**
+ * What a round's time is: elapsed wall time, or the CPU time (user + system, all threads) the
+ * process spent, which time slices lost to other processes on a shared machine do not inflate.
+ */
+export type BenchClock = "wall" | "cpu";
+
+const elapsedMs: Record<BenchClock, () => () => number> = {
+  wall: () => {
+    const start = process.hrtime.bigint();
+    return () => Number(process.hrtime.bigint() - start) / 1e6;
+  },
+  cpu: () => {
+    const start = process.cpuUsage();
+    return () => {
+      const { user, system } = process.cpuUsage(start);
+      return (user + system) / 1e3;
+    };
+  },
+};
+
 export async function measureInterleaved(
   cases: readonly Case[],
-  options: { rounds: number; opsPerRound: number; warmupOps?: number },
+  options: { rounds: number; opsPerRound: number; warmupOps?: number; clock?: BenchClock },
 ): Promise<Measurement[]> {
   for (const c of cases) for (let i = 0; i < (options.warmupOps ?? options.opsPerRound); i++) await c.run();
   const samples = cases.map(() => [] as number[]);
+  const startClock = elapsedMs[options.clock ?? "wall"];
   for (let round = 0; round < options.rounds; round++) {
     for (const [index, c] of cases.entries()) {
-      const start = process.hrtime.bigint();
+      const elapsed = startClock();
       for (let i = 0; i < options.opsPerRound; i++) await c.run();
-      samples[index]!.push(Number(process.hrtime.bigint() - start) / 1e6 / options.opsPerRound);
+      samples[index]!.push(elapsed() / options.opsPerRound);
     }
   }
   return cases.map((c, index) => ({ name: c.name, ms: median(samples[index]!), rounds: samples[index]! }));

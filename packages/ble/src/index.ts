@@ -21,5 +21,6 @@ export * from "./gatt/types.ts";
 export * from "./gatt/uuids.ts";
 export * from "./sim/faults.ts";
 export * from "./sim/sim-radio.ts";
+export * from "./trace/index.ts";
 export * from "./vehicle-connector.ts";
 export * from "./ws/radio-client.ts";

@@ -1,17 +1,21 @@
-#!/usr/bin/env node
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command, CommanderError, Option } from "commander";
+import { envDefault, parseHttpUrl, parsePort, parsePositiveInteger, parseWsUrl } from "./args.ts";
 import { runAuditVerify } from "./audit.ts";
 import { type CardOptions, runCard } from "./card.ts";
 import { runCryptoDemo } from "./crypto-demo.ts";
+import { runDemo } from "./demo.ts";
 import { EXIT, exitCodeFor } from "./exit-codes.ts";
+import { type PairOptions, runPair } from "./pair.ts";
 import { runRadio } from "./radio.ts";
 import { runServe } from "./serve.ts";
+import { runTrace } from "./trace.ts";
+import { runVehicle, type VehicleOptions } from "./vehicle.ts";
 
 /**
  * The `pairkit` command. Configuration comes from flags and the environment, read here at the
  * edge; errors end as one line on stderr and a documented exit code (exit-codes.ts).
  */
-export function buildProgram(setExitCode: (code: number) => void): Command {
+export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number) => void): Command {
   const program = new Command("pairkit")
     .description("Secure BLE pairing of digital keys: owner pairing (SPAKE2+) and Active Card pairing")
     .exitOverride()
@@ -28,10 +32,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .description(description)
       .option("--port <port>", "HTTP port (env PORT, default 8080)", parsePort)
       .option("--radio-port <port>", "WebSocket radio port (default 8081)", parsePort)
-      .action((options: { port?: number; radioPort?: number }) =>
-        runServe(process.env, options, process.stdout),
+      .option("--state-dir <dir>", "fleet and card state (env PAIRKIT_STATE_DIR, default .pairkit)")
+      .action((options: { port?: number; radioPort?: number; stateDir?: string }) =>
+        runServe(env, options, process.stdout),
       );
-  serveCommand("serve", "run the pairing backend, embedded broker and WebSocket radio on embedded defaults");
+  serveCommand(
+    "serve",
+    "run the pairing backend, embedded broker, WebSocket radio, simulated fleet and Active Card on embedded defaults",
+  );
   serveCommand("start", "the main job on embedded defaults (same as serve)");
 
   program
@@ -60,22 +68,79 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description("audit log commands")
     .command("verify")
     .description("verify the hash chain of the audit log (DATABASE_URL or the embedded database)")
-    .action(async () => setExitCode(await runAuditVerify(process.env, process.stdout)));
+    .action(async () => setExitCode(await runAuditVerify(env, process.stdout)));
+
+  program
+    .command("demo")
+    .description("run every flow once in one process on embedded defaults, with live progress and a summary")
+    .option("--json", "print exactly one JSON document: scenarios, outcomes, phase timings, frame traces")
+    .option(
+      "--scrypt-n <N>",
+      "scrypt cost of pairing passwords (env SCRYPT_N; default the production 32768)",
+      parsePositiveInteger,
+      envDefault(env, "SCRYPT_N", parsePositiveInteger),
+    )
+    .action(async (o: { json?: boolean; scryptN?: number }) =>
+      setExitCode(
+        await runDemo(
+          { json: o.json === true, ...(o.scryptN === undefined ? {} : { scryptN: o.scryptN }) },
+          process.stdout,
+        ),
+      ),
+    );
+
+  const serverOption = () =>
+    new Option("--server <url>", "pairing server (env PAIRKIT_SERVER_URL)")
+      .argParser(parseHttpUrl)
+      .default(envDefault(env, "PAIRKIT_SERVER_URL", parseHttpUrl) ?? "http://127.0.0.1:8080");
+  const radioOption = () =>
+    new Option("--radio <url>", "WebSocket radio (env PAIRKIT_RADIO_URL)")
+      .argParser(parseWsUrl)
+      .default(envDefault(env, "PAIRKIT_RADIO_URL", parseWsUrl) ?? "ws://127.0.0.1:8081");
+
+  program
+    .command("pair")
+    .description(
+      "the phone side: request a pairing password, pair with a vehicle over the radio, optionally unlock",
+    )
+    .requiredOption("--vehicle <id>", "vehicle to pair with, e.g. VH-DEMO-1")
+    .addOption(serverOption())
+    .addOption(radioOption())
+    .option("--user <id>", "seeded user to get a development token for (otherwise env PAIRKIT_TOKEN)")
+    .option("--store <file>", "the phone's secure element file, encrypted at rest", "phone-se.json")
+    .option("--device-id <id>", "this phone's device id (SPAKE2+ idProver)", "pairkit-cli")
+    .option("--unlock", "unlock the vehicle with the new key", false)
+    .option("--replace-existing", "replace the vehicle's current owner key", false)
+    .option("--trust-anchor <file>", "carmaker root certificate (DER); default: GET /dev/trust-anchors")
+    .option("--trace <file>", "write the frame trace of this run (read it with pairkit trace)")
+    .action(async (o: PairOptions) => setExitCode(await runPair(o, env, process.stdout)));
+
+  program
+    .command("vehicle")
+    .description(
+      "run one demo vehicle: registers with a server (development mode), joins MQTT, advertises on a radio",
+    )
+    .requiredOption("--id <vehicleId>", "a demo vehicle: VH-DEMO-1, VH-DEMO-2 or VH-DEMO-3")
+    .addOption(serverOption())
+    .addOption(radioOption())
+    .option("--state <file>", "identity, carmaker CA and paired keys between runs", "vehicle-state.json")
+    .option("--trust-anchor-out <file>", "write the carmaker root certificate (DER) for pairkit pair")
+    .action((o: VehicleOptions) => runVehicle(o, process.stdout));
+
+  program
+    .command("trace")
+    .description("decode a frame trace into a listing of every frame with its fields, or a Mermaid diagram")
+    .argument("<file>", "a trace file (docs/trace.md)")
+    .option("--mermaid", "print a Mermaid sequence diagram instead of the listing")
+    .action((file: string, o: { mermaid?: boolean }) => runTrace(file, o, process.stdout));
 
   return program;
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidArgumentError("not a port number");
-  return port;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
   let code: number = EXIT.OK;
   try {
-    await buildProgram((c) => {
+    await buildProgram(process.env, (c) => {
       code = c;
     }).parseAsync(argv, { from: "user" });
     return code;

@@ -132,10 +132,15 @@ describe("the two back-ends agree on every primitive", () => {
         expect(toHex(a.ecdh(alice.privateKey, bob.publicKey))).toBe(
           toHex(b.ecdh(bob.privateKey, alice.publicKey)),
         );
-        const signature = a.ecdsaSign(alice.privateKey, message);
-        expect(b.ecdsaVerify(alice.publicKey, message, signature)).toBe(true);
-        expect(a.ecdsaVerify(alice.publicKey, message, signature)).toBe(true);
-        expect(b.ecdsaVerify(bob.publicKey, message, signature)).toBe(false);
+        // With and without the signer's public key given: both are Go-compatible signatures.
+        for (const signature of [
+          a.ecdsaSign(alice.privateKey, message),
+          a.ecdsaSign(alice.privateKey, message, alice.publicKey),
+        ]) {
+          expect(b.ecdsaVerify(alice.publicKey, message, signature)).toBe(true);
+          expect(a.ecdsaVerify(alice.publicKey, message, signature)).toBe(true);
+          expect(b.ecdsaVerify(bob.publicKey, message, signature)).toBe(false);
+        }
       }),
       { numRuns: 60 },
     );
@@ -155,6 +160,41 @@ describe("the two back-ends agree on every primitive", () => {
         },
       ),
       { numRuns: 40 },
+    );
+  });
+});
+
+// ecdsaSign's publicKey only spares deriving the signer's public half; it is not checked
+// against the private key (that would cost the multiplication it saves), so the tests pin down
+// what a wrong one can and cannot do (crypto.ts documents the contract).
+describe.each(backends)("ECDSA signing with a given public key ($name back-end)", (crypto) => {
+  const message = utf8("pairkit/active-card/v1/challenge");
+
+  it("a wrong public key yields the signer's own signature, never one that verifies under the wrong key", () => {
+    for (let i = 0; i < 8; i++) {
+      const signer = crypto.generateKeyPair();
+      const other = crypto.generateKeyPair();
+      const signature = crypto.ecdsaSign(signer.privateKey, message, other.publicKey);
+      for (const verifier of backends) {
+        expect(verifier.ecdsaVerify(other.publicKey, message, signature)).toBe(false);
+        expect(verifier.ecdsaVerify(signer.publicKey, message, signature)).toBe(true);
+      }
+    }
+  });
+
+  it("a public key that is not a P-256 point is refused", () => {
+    const signer = crypto.generateKeyPair();
+    const offCurve = signer.publicKey.slice();
+    offCurve[64]! ^= 1;
+    const compressed = signer.publicKey.slice();
+    compressed[0] = 0x02;
+    for (const bad of [offCurve, compressed]) {
+      expect(() => crypto.ecdsaSign(signer.privateKey, message, bad)).toThrow(
+        expect.objectContaining({ code: "INVALID_POINT" }),
+      );
+    }
+    expect(() => crypto.ecdsaSign(signer.privateKey, message, signer.publicKey.subarray(0, 64))).toThrow(
+      expect.objectContaining({ code: "INVALID_LENGTH" }),
     );
   });
 });

@@ -241,7 +241,7 @@ for (const backend of backends) {
         expect(isNewestFirst(keys.map((k) => k.createdAt as string))).toBe(true);
 
         const attestations = await list("/admin/attestations");
-        expect(attestations[0]).toEqual({
+        expect(attestations.find((a) => a.keyId === pairing.keyId)).toEqual({
           keyId: pairing.keyId,
           transactionId: pairing.transactionId,
           vehicleId: owner.vehicleId,
@@ -429,6 +429,13 @@ for (const backend of backends) {
             }
             return open.length === 3;
           });
+          // HEAD would open a stream nobody reads: there is no such route.
+          const head = await app.inject({
+            method: "HEAD",
+            url: "/admin/events",
+            headers: { authorization: `Bearer ${admin}` },
+          });
+          expect(head.statusCode).toBe(404);
           const busy = await fetch(`${baseUrl}/admin/events`, {
             headers: { authorization: `Bearer ${admin}` },
           });

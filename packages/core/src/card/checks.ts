@@ -76,6 +76,9 @@ export function encodeUserId(userId: string): Uint8Array {
   return bytes;
 }
 
+// Stateless between calls: decode() without { stream: true } starts afresh each time.
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 export function decodeUserId(bytes: Uint8Array): string {
   if (bytes.length === 0 || bytes.length > MAX_USER_ID_BYTES) {
     throw new CardProtocolError(
@@ -85,7 +88,7 @@ export function decodeUserId(bytes: Uint8Array): string {
     );
   }
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return STRICT_UTF8.decode(bytes);
   } catch (cause) {
     throw new CardProtocolError("MALFORMED_MESSAGE", "binding", "user id is not UTF-8", { cause });
   }

@@ -206,6 +206,7 @@ export class ActiveCardPhone {
         signature: crypto.ecdsaSign(
           phoneIdentity.privateKey,
           challengeMessage({ signer: CardRole.phone, sessionId, verifierNonce: cardNonce, signerNonce }),
+          phoneIdentity.publicKey,
         ),
         signerNonce,
       });
@@ -225,6 +226,7 @@ export class ActiveCardPhone {
               signer: CardRole.phone,
               ephemeralPublicKey: ephemeral.publicKey,
             }),
+            phoneIdentity.publicKey,
           ),
         });
         const cardEphemeral = decodeBody(

@@ -15,6 +15,18 @@ export const CARD_NONCE_LENGTH = 32;
 export const CHALLENGE_LABEL = "pairkit/active-card/v1/challenge";
 export const EPHEMERAL_KEY_LABEL = "pairkit/active-card/v1/ecdh";
 
+/** label ‖ 0x00 ‖ role, the first bytes of every signed message. */
+function signedPrefixes(label: string): Record<CardRole, Uint8Array> {
+  const text = utf8(label);
+  return {
+    [CardRole.phone]: concatBytes(text, Uint8Array.of(0x00, CardRole.phone)),
+    [CardRole.card]: concatBytes(text, Uint8Array.of(0x00, CardRole.card)),
+  };
+}
+
+const CHALLENGE_PREFIX = signedPrefixes(CHALLENGE_LABEL);
+const EPHEMERAL_KEY_PREFIX = signedPrefixes(EPHEMERAL_KEY_LABEL);
+
 /**
  * Challenge response: label ‖ 0x00 ‖ role ‖ session_id (16) ‖ verifier nonce (32) ‖
  * signer nonce (32) — 114 bytes.
@@ -26,8 +38,7 @@ export function challengeMessage(input: {
   readonly signerNonce: Uint8Array;
 }): Uint8Array {
   return concatBytes(
-    utf8(CHALLENGE_LABEL),
-    Uint8Array.of(0x00, input.signer),
+    CHALLENGE_PREFIX[input.signer],
     expectLength(input.sessionId, CARD_SESSION_ID_LENGTH, "session_id"),
     expectLength(input.verifierNonce, CARD_NONCE_LENGTH, "verifier nonce"),
     expectLength(input.signerNonce, CARD_NONCE_LENGTH, "signer nonce"),
@@ -47,8 +58,7 @@ export function ephemeralKeyMessage(input: {
   readonly ephemeralPublicKey: Uint8Array;
 }): Uint8Array {
   return concatBytes(
-    utf8(EPHEMERAL_KEY_LABEL),
-    Uint8Array.of(0x00, input.signer),
+    EPHEMERAL_KEY_PREFIX[input.signer],
     expectLength(input.sessionId, CARD_SESSION_ID_LENGTH, "session_id"),
     expectLength(input.phoneNonce, CARD_NONCE_LENGTH, "phone challenge nonce"),
     expectLength(input.cardNonce, CARD_NONCE_LENGTH, "card challenge nonce"),

@@ -64,9 +64,12 @@ export function decodeWrapper(bytes: Uint8Array, phase: CardPhase): WrapperField
   if (!(type >= ActiveCardEvent.NONCE_REQUEST && type <= ActiveCardEvent.FORGET_ACK)) {
     throw new CardProtocolError("UNKNOWN_MESSAGE_TYPE", phase, `unknown message_type ${type}`);
   }
-  const malformed = (why: string) => new CardProtocolError("MALFORMED_MESSAGE", phase, `wrapper: ${why}`);
-  if (wrapper.sessionId.length !== CARD_SESSION_ID_LENGTH) throw malformed("session_id is not 16 bytes");
-  if (wrapper.contents.length !== wrapper.messageSize) throw malformed("message_size differs from contents");
+  if (wrapper.sessionId.length !== CARD_SESSION_ID_LENGTH) {
+    throw malformed(phase, "session_id is not 16 bytes");
+  }
+  if (wrapper.contents.length !== wrapper.messageSize) {
+    throw malformed(phase, "message_size differs from contents");
+  }
   const fields = {
     messageType: type,
     messageSize: wrapper.messageSize,
@@ -76,15 +79,20 @@ export function decodeWrapper(bytes: Uint8Array, phase: CardPhase): WrapperField
   };
   if (!wrapper.isEncrypted) {
     if (wrapper.ivLen || wrapper.tagLen || wrapper.iv.length || wrapper.tag.length) {
-      throw malformed("iv or tag on a plaintext message");
+      throw malformed(phase, "iv or tag on a plaintext message");
     }
     return fields;
   }
-  if (wrapper.ivLen !== CARD_IV_LENGTH || wrapper.iv.length !== CARD_IV_LENGTH) throw malformed("iv length");
+  if (wrapper.ivLen !== CARD_IV_LENGTH || wrapper.iv.length !== CARD_IV_LENGTH)
+    throw malformed(phase, "iv length");
   if (wrapper.tagLen !== CARD_TAG_LENGTH || wrapper.tag.length !== CARD_TAG_LENGTH) {
-    throw malformed("tag length");
+    throw malformed(phase, "tag length");
   }
   return { ...fields, sealed: { iv: wrapper.iv, tag: wrapper.tag } };
+}
+
+function malformed(phase: CardPhase, why: string): CardProtocolError {
+  return new CardProtocolError("MALFORMED_MESSAGE", phase, `wrapper: ${why}`);
 }
 
 /**

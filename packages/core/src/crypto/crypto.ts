@@ -63,8 +63,18 @@ export interface Crypto {
   publicKeyOf(privateKey: Uint8Array): Uint8Array;
   /** ECDH: the 32-byte x-coordinate of privateKey·publicKey; the peer key is validated. */
   ecdh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
-  /** ECDSA P-256 over SHA-256(message), DER-encoded like Go's `ecdsa.SignASN1`. */
-  ecdsaSign(privateKey: Uint8Array, message: Uint8Array): Uint8Array;
+  /**
+   * ECDSA P-256 over SHA-256(message), DER-encoded like Go's `ecdsa.SignASN1`.
+   *
+   * `publicKey` is the signer's own public key, for callers that hold it: it spares a
+   * back-end that needs the whole key pair (node:crypto) deriving it, a fixed-base
+   * multiplication per signature. It is checked to be a P-256 point (`InvalidPointError`)
+   * but not to match `privateKey`: that check would cost the very multiplication it saves.
+   * It cannot matter to the result, since the signature is computed from `privateKey` alone:
+   * a wrong public key yields the signer's genuine signature, which verifies under the
+   * signer's real key and never under the wrong one (tested for both back-ends).
+   */
+  ecdsaSign(privateKey: Uint8Array, message: Uint8Array, publicKey?: Uint8Array): Uint8Array;
   /**
    * Verifies a DER ECDSA P-256/SHA-256 signature like Go's `ecdsa.VerifyASN1`: high-S accepted,
    * DER parsed strictly. Returns false for a wrong signature; throws `SignatureEncodingError`

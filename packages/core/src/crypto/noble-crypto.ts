@@ -105,8 +105,10 @@ export const nobleCrypto: Crypto = {
     return decodePoint(publicKey, "ECDH public key").multiply(k).toBytes(true).subarray(1);
   },
 
-  ecdsaSign(privateKey, message) {
+  ecdsaSign(privateKey, message, publicKey) {
     decodeScalar(privateKey, "private key");
+    // Unused for signing, but refused when malformed exactly as the Node back-end refuses it.
+    if (publicKey) decodePoint(publicKey, "ECDSA signer public key");
     // Hedged nonces (RFC 6979 + fresh entropy); low-S is a valid subset of what Go accepts.
     const compact = p256.sign(message, privateKey, { lowS: false, extraEntropy: true });
     return encodeDerSignature(signatureFromCompact(compact));

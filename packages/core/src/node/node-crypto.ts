@@ -17,7 +17,7 @@ import {
 import { normalizeZ } from "@noble/curves/abstract/curve.js";
 import { bytesToBigint, concatBytes, expectLength } from "../bytes.ts";
 import type { Crypto, P256Group, P256Point } from "../crypto/crypto.ts";
-import { decodeDerSignature, signatureToCompact } from "../crypto/ecdsa-der.ts";
+import { decodeDerSignature } from "../crypto/ecdsa-der.ts";
 import { nobleCrypto, nobleGroup } from "../crypto/noble-crypto.ts";
 import { decodeScalar, encodeScalar, P256, P256_ORDER, POINT_LENGTH } from "../crypto/p256.ts";
 import { AbortedError, DecryptionError, InvalidLengthError, InvalidPointError } from "../errors.ts";
@@ -56,18 +56,27 @@ function verifyingKey(publicKey: Uint8Array): KeyObject {
  * A private key imported for one signature. Not cached: a cached KeyObject would keep the
  * secret in native memory after the caller wipes its buffer, defeating `destroy()`.
  */
-function signingKey(privateKey: Uint8Array): KeyObject {
-  // JWK is the cheapest import node:crypto offers for a raw scalar; it needs the matching public
-  // key. (A placeholder point would also sign today, since OpenSSL does not check the pair, but
-  // a key object whose halves disagree is not something to rely on.)
-  const publicKey = u8(ecdhWith(decodeScalar(privateKey, "private key")).getPublicKey());
-  const d = Buffer.from(privateKey.buffer, privateKey.byteOffset, privateKey.length).toString("base64url");
-  return createPrivateKey({ key: { ...p256Jwk(publicKey), d }, format: "jwk" });
+function signingKey(privateKey: Uint8Array, publicKey: Uint8Array | undefined): KeyObject {
+  const k = decodeScalar(privateKey, "private key");
+  const d = base64url(privateKey, 0, privateKey.length);
+  // JWK is the cheapest import node:crypto offers for a raw scalar, and it needs the public
+  // point: the caller's when it has it (OpenSSL checks that one like a peer's), else derived
+  // by a fixed-base multiplication.
+  if (publicKey) {
+    return natively("ECDSA signer public key", publicKey, () =>
+      createPrivateKey({ key: { ...p256Jwk(publicKey), d }, format: "jwk" }),
+    );
+  }
+  return createPrivateKey({ key: { ...p256Jwk(u8(ecdhWith(k).getPublicKey())), d }, format: "jwk" });
 }
 
 function p256Jwk(publicKey: Uint8Array): NodeJsonWebKey {
-  const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("base64url");
-  return { kty: "EC", crv: "P-256", x: b64(publicKey.subarray(1, 33)), y: b64(publicKey.subarray(33, 65)) };
+  return { kty: "EC", crv: "P-256", x: base64url(publicKey, 1, 33), y: base64url(publicKey, 33, 65) };
+}
+
+/** JWK coordinates and scalar: base64url of a byte range, encoded natively without a copy. */
+function base64url(bytes: Uint8Array, start: number, end: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("base64url");
 }
 
 /**
@@ -275,13 +284,14 @@ export const nodeCrypto: Crypto = {
 
   generateKeyPair() {
     const ecdh = createECDH("prime256v1");
-    ecdh.generateKeys();
+    // generateKeys() already returns the encoded public key; asking again would encode it twice.
+    const publicKey = u8(ecdh.generateKeys());
     // OpenSSL drops leading zero bytes of the scalar; keys are always 32 bytes here.
     const privateKey = new Uint8Array(32);
     const raw = ecdh.getPrivateKey();
     privateKey.set(raw, 32 - raw.length);
     raw.fill(0);
-    return { privateKey, publicKey: u8(ecdh.getPublicKey()) };
+    return { privateKey, publicKey };
   },
 
   publicKeyOf(privateKey) {
@@ -297,16 +307,19 @@ export const nodeCrypto: Crypto = {
     return u8(natively("ECDH public key", publicKey, () => ecdh.computeSecret(publicKey)));
   },
 
-  ecdsaSign(privateKey, message) {
-    const key = signingKey(privateKey);
-    // OpenSSL writes minimal DER and never normalises s, exactly like Go: no re-encoding.
+  ecdsaSign(privateKey, message, publicKey) {
+    const key = signingKey(privateKey, publicKey);
+    // OpenSSL writes minimal DER and never normalises s, exactly like Go: no re-encoding. It
+    // signs with d alone, never reading the public half (see Crypto.ecdsaSign).
     return u8(sign("sha256", message, { key, dsaEncoding: "der" }));
   },
 
   ecdsaVerify(publicKey, message, signature) {
-    const compact = signatureToCompact(decodeDerSignature(signature));
+    // Strictly parsed here (typed errors, Go's rules); what passes is minimal DER, which
+    // OpenSSL reads to the same r and s, so the bytes go to it as they came.
+    decodeDerSignature(signature);
     const key = verifyingKey(publicKey);
-    return verify("sha256", message, { key, dsaEncoding: "ieee-p1363" }, compact);
+    return verify("sha256", message, { key, dsaEncoding: "der" }, signature);
   },
 
   group: nodeGroup,

@@ -16,12 +16,21 @@ export function createMemoryLinkPair(clock: Clock = systemClock): [MemoryLink, M
   return [a, b];
 }
 
+/** A pending receive: settled once, by a message, its timeout, its signal or the link closing. */
+interface Waiter {
+  readonly resolve: (message: LinkMessage) => void;
+  readonly reject: (error: unknown) => void;
+  readonly cancelTimer: () => void;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: (() => void) | undefined;
+}
+
 export class MemoryLink implements Link {
   peer: MemoryLink | undefined;
   securedWith: Uint8Array | undefined;
   #closed = false;
   readonly #queue: LinkMessage[] = [];
-  readonly #waiters: Array<{ resolve: (m: LinkMessage) => void; reject: (e: unknown) => void }> = [];
+  readonly #waiters: Waiter[] = [];
 
   constructor(private readonly clock: Clock) {}
 
@@ -39,29 +48,20 @@ export class MemoryLink implements Link {
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve(queued);
     if (this.#closed) return Promise.reject(new TransportError("NOT_CONNECTED", "link closed"));
+    // One closure per timer and per signal, none per settlement: a handshake receives often.
     return new Promise((resolve, reject) => {
-      const waiter = {
-        resolve: (m: LinkMessage) => {
-          cleanup();
-          resolve(m);
-        },
-        reject: (e: unknown) => {
-          cleanup();
-          reject(e);
-        },
+      const onAbort = signal && (() => this.#settle(waiter, new AbortedError({ cause: signal.reason })));
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        cancelTimer: this.clock.setTimeout(
+          () => this.#settle(waiter, new TimeoutError("receive", timeoutMs)),
+          timeoutMs,
+        ),
+        signal,
+        onAbort,
       };
-      const cancelTimer = this.clock.setTimeout(
-        () => waiter.reject(new TimeoutError("receive", timeoutMs)),
-        timeoutMs,
-      );
-      const onAbort = () => waiter.reject(new AbortedError({ cause: signal?.reason }));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      const cleanup = () => {
-        cancelTimer();
-        signal?.removeEventListener("abort", onAbort);
-        const index = this.#waiters.indexOf(waiter);
-        if (index >= 0) this.#waiters.splice(index, 1);
-      };
+      if (onAbort) signal.addEventListener("abort", onAbort, { once: true });
       this.#waiters.push(waiter);
     });
   }
@@ -73,13 +73,26 @@ export class MemoryLink implements Link {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const waiter of [...this.#waiters]) waiter.reject(new TransportError("DISCONNECTED", "link closed"));
+    for (const waiter of [...this.#waiters]) {
+      this.#settle(waiter, new TransportError("DISCONNECTED", "link closed"));
+    }
     await this.peer?.close();
   }
 
   #deliver(message: LinkMessage): void {
-    const waiter = this.#waiters.shift();
-    if (waiter) waiter.resolve(message);
+    const waiter = this.#waiters[0];
+    if (waiter) this.#settle(waiter, undefined, message);
     else this.#queue.push(message);
+  }
+
+  /** Removes the waiter and settles it with `message`, or rejects it with `error`. */
+  #settle(waiter: Waiter, error: unknown, message?: LinkMessage): void {
+    const index = this.#waiters.indexOf(waiter);
+    if (index < 0) return;
+    this.#waiters.splice(index, 1);
+    waiter.cancelTimer();
+    if (waiter.onAbort) waiter.signal?.removeEventListener("abort", waiter.onAbort);
+    if (message) waiter.resolve(message);
+    else waiter.reject(error);
   }
 }

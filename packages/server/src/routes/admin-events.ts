@@ -26,6 +26,8 @@ export async function adminEventsRoutes(app: FastifyInstance, services: Services
   app.get(
     "/admin/events",
     {
+      // A HEAD request would open a stream that nobody reads and nothing ends.
+      exposeHeadRoute: false,
       schema: {
         tags: ["admin"],
         summary: "Server-sent events: `event: change` with {kind, id} after each commit; `: ping` every 15 s",

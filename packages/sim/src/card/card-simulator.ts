@@ -218,6 +218,7 @@ export class CardSimulator {
       signature: crypto.ecdsaSign(
         this.#identityPrivateKey,
         challengeMessage({ signer: CardRole.card, sessionId, verifierNonce: phoneNonce, signerNonce }),
+        this.identityPublicKey,
       ),
       signerNonce,
     });
@@ -299,6 +300,7 @@ export class CardSimulator {
             signer: CardRole.card,
             ephemeralPublicKey: ephemeral.publicKey,
           }),
+          this.identityPublicKey,
         ),
       });
       const sharedSecret = crypto.ecdh(ephemeral.privateKey, phoneEphemeral.pubkey);
