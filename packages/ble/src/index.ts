@@ -1,4 +1,5 @@
 export * from "./adapters/web-bluetooth-central.ts";
+export * from "./card-connector.ts";
 export * from "./frame-channel.ts";
 export * from "./framed-link.ts";
 export * from "./framing/chunker.ts";

@@ -1,4 +1,4 @@
-import { type Central, FrameTraceRecorder } from "@pairkit/ble";
+import { type Central, FrameTraceRecorder, openCardLink } from "@pairkit/ble";
 import {
   ActiveCardPhone,
   CardRefusedError,
@@ -11,7 +11,7 @@ import {
 import { nodeCrypto, readQrFromPng } from "@pairkit/core/node";
 import { DEMO } from "@pairkit/server";
 import { renderQrPng } from "@pairkit/sim";
-import { CliPhone, openCardLink } from "./phone.ts";
+import { CliPhone } from "./phone.ts";
 import type { PasswordGrant, ServerClient } from "./server-client.ts";
 import type { Simulators } from "./stack.ts";
 

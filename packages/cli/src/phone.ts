@@ -1,11 +1,4 @@
-import {
-  ACTIVE_CARD_PIPE,
-  ACTIVE_CARD_SERVICE,
-  type Central,
-  FramedLink,
-  findPeripheral,
-  openCentralFrameChannel,
-} from "@pairkit/ble";
+import { type Central, centralVehicleConnector } from "@pairkit/ble";
 import {
   type Crypto,
   HttpPairingApi,
@@ -18,7 +11,6 @@ import {
   type StandardTransactionResult,
   vehicleAdvertisementHash,
 } from "@pairkit/core";
-import { centralVehicleConnector } from "@pairkit/sim";
 import type { PasswordGrant, ServerClient } from "./server-client.ts";
 
 export interface CliPhoneOptions {
@@ -91,22 +83,4 @@ export class CliPhone {
       await link.close();
     }
   }
-}
-
-/** Finds an Active Card by the name in its QR code, connects, and frames the link (docs/protocol.md §4). */
-export async function openCardLink(
-  central: Central,
-  crypto: Crypto,
-  deviceName: string,
-  timeoutMs = DEFAULT_SCAN_TIMEOUT_MS,
-): Promise<FramedLink> {
-  const found = await findPeripheral(central, {
-    filters: [{ services: [ACTIVE_CARD_SERVICE], namePrefix: deviceName }],
-    timeoutMs,
-  });
-  const client = await central.connect(found.peripheralId, { timeoutMs });
-  return new FramedLink(await openCentralFrameChannel(client, ACTIVE_CARD_PIPE), {
-    role: "central",
-    crypto,
-  });
 }

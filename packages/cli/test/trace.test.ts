@@ -1,5 +1,6 @@
 import {
   ACTIVE_CARD_PIPE,
+  centralVehicleConnector,
   decodeFrameTrace,
   FramedLink,
   FrameTraceRecorder,
@@ -28,7 +29,6 @@ import {
 import {
   advertiseVehicle,
   CardSimulator,
-  centralVehicleConnector,
   createCarmakerCa,
   issueVehicleCertificate,
   MemoryCardStore,

@@ -1,10 +1,4 @@
-import {
-  ACTIVE_CARD_PIPE,
-  ACTIVE_CARD_SERVICE,
-  FramedLink,
-  findPeripheral,
-  openCentralFrameChannel,
-} from "@pairkit/ble";
+import { openCardLink } from "@pairkit/ble";
 import {
   ActiveCardPhone,
   type CardQrPayload,
@@ -259,20 +253,13 @@ export class CardView {
     );
   }
 
-  /** The card advertises the Active Card service and its name (docs/protocol.md §4.2). */
   async #connect(deviceName: string): Promise<Link> {
     const central = await this.radios.central(this.#transport.value as Transport);
-    const found = await findPeripheral(central, {
-      filters: [{ services: [ACTIVE_CARD_SERVICE], namePrefix: deviceName }],
-      timeoutMs: CARD_TIMEOUT_MS,
-    }).catch((error: unknown) => {
+    return openCardLink(central, nobleCrypto, deviceName, CARD_TIMEOUT_MS).catch((error: unknown) => {
       if (error instanceof TimeoutError)
         throw new PairkitError("CARD_NOT_FOUND", `no card named ${deviceName} nearby`, { cause: error });
       throw error;
     });
-    const client = await central.connect(found.peripheralId, { timeoutMs: CARD_TIMEOUT_MS });
-    const channel = await openCentralFrameChannel(client, ACTIVE_CARD_PIPE);
-    return new FramedLink(channel, { role: "central", crypto: nobleCrypto });
   }
 
   async #scanCamera(): Promise<void> {
