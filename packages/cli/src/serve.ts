@@ -36,6 +36,7 @@ export async function runServe(
     },
     stateDir,
     radioPort: options.radioPort ?? DEFAULT_RADIO_PORT,
+    console: true,
   });
   // Whatever fails from here on, the running parts stop, or they would keep the process alive.
   try {
@@ -47,6 +48,9 @@ export async function runServe(
     out.write(
       [
         "pairkit is running:",
+        ...(simulators
+          ? [`  web console     ${server.url}/   (portal, phone emulator, Active Card, admin)`]
+          : []),
         `  HTTP API        ${server.url}   (OpenAPI ${server.url}/openapi.json, docs ${server.url}/docs)`,
         `  MQTT broker     ${server.mqttUrl}   (vehicles connect here with their own credentials)`,
         `  WebSocket radio ${radio.url}   (simulated BLE air for vehicles, cards and phones)`,

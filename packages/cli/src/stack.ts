@@ -3,10 +3,19 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { openRadioPeripheral, type Peripheral } from "@pairkit/ble";
 import { type RadioServer, startRadioServer } from "@pairkit/ble/node";
+import { encodeBase64 } from "@pairkit/core";
 import { nodeCrypto } from "@pairkit/core/node";
-import { type Env, loadConfig, type RunningServer, type ServerConfig, serve } from "@pairkit/server";
-import { CardSimulator, JsonFileCardStore, serveCardOnPeripheral } from "@pairkit/sim";
+import {
+  type DevCard,
+  type Env,
+  loadConfig,
+  type RunningServer,
+  type ServerConfig,
+  serve,
+} from "@pairkit/server";
+import { CardSimulator, JsonFileCardStore, renderQrPng, serveCardOnPeripheral } from "@pairkit/sim";
 import { type DemoFleet, JsonFileFleetState, startDemoFleet } from "@pairkit/sim/fleet";
+import { ensureConsoleBuilt } from "@pairkit/web/node";
 
 export interface StackOptions {
   /** Server configuration (docs/operations.md); the stack only fills in its own defaults. */
@@ -14,6 +23,8 @@ export interface StackOptions {
   /** Where the fleet's carmaker CA and identities and the card's flash live. */
   readonly stateDir: string;
   readonly radioPort: number;
+  /** Serve the web console (built with Vite first when stale); development mode only. */
+  readonly console?: boolean;
   /** The simulated Active Card's session errors (a refused phone is one). */
   readonly onCardError?: (code: string) => void;
 }
@@ -56,12 +67,25 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const server = await serve(config);
-    stops.push(() => server.close());
+    const development = config.mode === "development";
+    // The radio first: the console's settings and its CSP name the radio's address.
     const radio = await startRadioServer({ host: config.host, port: options.radioPort });
     stops.push(() => radio.close());
+    // The simulators start after the server (they register with it); the fixtures read them late.
+    let simulators: Simulators | undefined;
+    let cards: readonly DevCard[] = [];
+    const server = await serve(config, {
+      ...(development &&
+        options.console && {
+          console: { root: await ensureConsoleBuilt(), settings: { radioUrl: radio.url } },
+        }),
+      ...(development && {
+        devFixtures: { trustAnchors: () => simulators?.fleet.trustAnchors ?? [], cards: () => cards },
+      }),
+    });
+    stops.push(() => server.close());
     const parts = { config, server, radio, close: stopAll };
-    if (config.mode !== "development") return { ...parts, simulators: undefined };
+    if (!development) return { ...parts, simulators: undefined };
     // The fleet closes its vehicles' peripherals; the card's is ours to close.
     const peripheral = (nodeId: string): Promise<Peripheral> => openRadioPeripheral(radio.url, { nodeId });
     const fleet = await startDemoFleet({
@@ -83,7 +107,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       crypto: nodeCrypto,
       ...(options.onCardError ? { onError: (e) => options.onCardError?.(e.code) } : {}),
     });
-    return { ...parts, simulators: { fleet, card } };
+    const qrText = card.qrText();
+    cards = [{ name: DEMO_CARD.deviceName, qrText, qrPngBase64: encodeBase64(await renderQrPng(qrText)) }];
+    simulators = { fleet, card };
+    return { ...parts, simulators };
   } catch (error) {
     await stopAll();
     throw error;

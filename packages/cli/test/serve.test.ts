@@ -69,6 +69,15 @@ describe("pairkit serve", () => {
       body: JSON.stringify({ userId: "alice" }),
     });
     expect(token.status).toBe(200);
+    // The web console, with the radio it should use and the trust anchors and card it shows.
+    const page = await fetch(`${url}/`);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(await page.text()).toContain("<script");
+    const radio = /WebSocket radio\s+(ws:\/\/\S+)/.exec(server.output())![1];
+    expect(await (await fetch(`${url}/console/settings.json`)).json()).toEqual({ radioUrl: radio });
+    expect((await (await fetch(`${url}/dev/trust-anchors`)).json()).certificates).toHaveLength(1);
+    expect((await (await fetch(`${url}/dev/cards`)).json()).cards).toMatchObject([{ name: "AC-Demo-Card" }]);
     server.child.kill("SIGINT");
     expect(await server.exited).toBe(0);
     expect(server.output()).toContain("stopping");

@@ -1,4 +1,4 @@
-import { readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -28,8 +28,43 @@ export function ensureConsoleBuilt(): Promise<string> {
 }
 
 async function buildIfStale(): Promise<string> {
+  if (await fresh()) return DIST;
+  // Another process (a second `pairkit serve`, a parallel test file) may be building: one builds,
+  // the others wait for it and then find dist fresh, so nobody swaps dist under a running server.
+  const release = await lock();
+  try {
+    if (await fresh()) return DIST;
+    return await buildDist();
+  } finally {
+    await release();
+  }
+}
+
+async function fresh(): Promise<boolean> {
   const built = await mtime(join(DIST, "index.html"));
-  if (built !== undefined && built >= (await newest(SOURCES))) return DIST;
+  return built !== undefined && built >= (await newest(SOURCES));
+}
+
+const LOCK = `${DIST}.lock`;
+/** A build takes seconds; a lock older than this was left by a process that died mid-build. */
+const STALE_LOCK_MS = 120_000;
+
+async function lock(): Promise<() => Promise<void>> {
+  for (;;) {
+    try {
+      await mkdir(LOCK);
+      return () => rm(LOCK, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const since = await mtime(LOCK);
+      if (since !== undefined && Date.now() - since > STALE_LOCK_MS)
+        await rm(LOCK, { recursive: true, force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+async function buildDist(): Promise<string> {
   const { build } = await import("vite");
   const staging = `${DIST}.build-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
