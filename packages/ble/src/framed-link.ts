@@ -2,12 +2,12 @@ import {
   AbortedError,
   type Clock,
   type Crypto,
+  Inbox,
   type Link,
   type LinkMessage,
   PairkitError,
   type ReceiveOptions,
   systemClock,
-  TimeoutError,
   TransportError,
 } from "@pairkit/core";
 import type { FrameChannel } from "./frame-channel.ts";
@@ -45,11 +45,6 @@ export interface FramedLinkOptions {
 
 type Inbound = { readonly message: AssembledMessage } | { readonly error: unknown };
 
-interface Waiter {
-  deliver(item: Inbound): void;
-  fail(error: unknown): void;
-}
-
 /**
  * A {@link Link} of whole messages over one {@link FrameChannel} (docs/protocol.md §2): chunks
  * each message into frames that fit one ATT operation, reassembles what arrives, announces and
@@ -69,8 +64,7 @@ export class FramedLink implements Link {
   readonly #reassembler: Reassembler;
   readonly #missingChunkTimeoutMs: number;
   readonly #maxQueued: number;
-  readonly #inbox: Inbound[] = [];
-  readonly #waiters: Waiter[] = [];
+  readonly #inbox: Inbox<Inbound>;
   readonly #unsubscribe: Array<() => void>;
   #peerFrameSize: number | undefined;
   #announced = false;
@@ -85,6 +79,7 @@ export class FramedLink implements Link {
     this.#channel = channel;
     this.#crypto = options.crypto;
     this.#clock = options.clock ?? systemClock;
+    this.#inbox = new Inbox(this.#clock);
     this.#reassembler = new Reassembler({
       maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
     });
@@ -134,38 +129,8 @@ export class FramedLink implements Link {
     }
   }
 
-  receive({ timeoutMs, signal }: ReceiveOptions): Promise<LinkMessage> {
-    if (signal?.aborted) return Promise.reject(new AbortedError({ cause: signal.reason }));
-    const queued = this.#inbox.shift();
-    if (queued) return this.#settle(queued);
-    if (this.#closedBy) {
-      return Promise.reject(new TransportError("NOT_CONNECTED", "link closed", { cause: this.#closedBy }));
-    }
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        deliver: (item) => {
-          cleanup();
-          this.#settle(item).then(resolve, reject);
-        },
-        fail: (error) => {
-          cleanup();
-          reject(error);
-        },
-      };
-      const cancelTimer = this.#clock.setTimeout(
-        () => waiter.fail(new TimeoutError("receive", timeoutMs)),
-        timeoutMs,
-      );
-      const onAbort = () => waiter.fail(new AbortedError({ cause: signal?.reason }));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      const cleanup = () => {
-        cancelTimer();
-        signal?.removeEventListener("abort", onAbort);
-        const index = this.#waiters.indexOf(waiter);
-        if (index >= 0) this.#waiters.splice(index, 1);
-      };
-      this.#waiters.push(waiter);
-    });
+  receive(options: ReceiveOptions): Promise<LinkMessage> {
+    return this.#inbox.take(options).then((item) => this.#settle(item));
   }
 
   /**
@@ -183,7 +148,7 @@ export class FramedLink implements Link {
 
   async close(): Promise<void> {
     if (!this.#closedBy) this.#shutdown(new TransportError("DISCONNECTED", "link closed"));
-    this.#inbox.length = 0;
+    this.#inbox.clear();
     this.#opener?.destroy();
     await this.#channel.close();
   }
@@ -294,12 +259,7 @@ export class FramedLink implements Link {
   }
 
   #post(item: Inbound): void {
-    const waiter = this.#waiters[0];
-    if (waiter) {
-      waiter.deliver(item);
-      return;
-    }
-    if (this.#inbox.length >= this.#maxQueued) {
+    if (this.#inbox.size >= this.#maxQueued) {
       this.#shutdown(new TransportError("RECEIVE_OVERFLOW", `more than ${this.#maxQueued} unread messages`));
       this.#channel.close().catch(() => undefined);
       return;
@@ -307,11 +267,11 @@ export class FramedLink implements Link {
     this.#inbox.push(item);
   }
 
-  async #settle(item: Inbound): Promise<LinkMessage> {
+  #settle(item: Inbound): LinkMessage {
     try {
       return this.#open(item);
     } finally {
-      if (this.#closedBy && this.#inbox.length === 0) this.#opener?.destroy();
+      if (this.#closedBy && this.#inbox.size === 0) this.#opener?.destroy();
     }
   }
 
@@ -346,7 +306,7 @@ export class FramedLink implements Link {
     this.#stopChunkTimer();
     this.#reassembler.reset();
     this.#sealer?.destroy();
-    for (const waiter of [...this.#waiters]) waiter.fail(reason);
-    if (this.#inbox.length === 0) this.#opener?.destroy();
+    this.#inbox.close(reason, new TransportError("NOT_CONNECTED", "link closed", { cause: reason }));
+    if (this.#inbox.size === 0) this.#opener?.destroy();
   }
 }

@@ -1,5 +1,6 @@
-import { AbortedError, TimeoutError, TransportError } from "../errors.ts";
+import { TransportError } from "../errors.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import { Inbox } from "./inbox.ts";
 import type { Link, LinkMessage, ReceiveOptions } from "./link.ts";
 
 /**
@@ -16,23 +17,15 @@ export function createMemoryLinkPair(clock: Clock = systemClock): [MemoryLink, M
   return [a, b];
 }
 
-/** A pending receive: settled once, by a message, its timeout, its signal or the link closing. */
-interface Waiter {
-  readonly resolve: (message: LinkMessage) => void;
-  readonly reject: (error: unknown) => void;
-  readonly cancelTimer: () => void;
-  readonly signal: AbortSignal | undefined;
-  readonly onAbort: (() => void) | undefined;
-}
-
 export class MemoryLink implements Link {
   peer: MemoryLink | undefined;
   securedWith: Uint8Array | undefined;
   #closed = false;
-  readonly #queue: LinkMessage[] = [];
-  readonly #waiters: Waiter[] = [];
+  readonly #inbox: Inbox<LinkMessage>;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(clock: Clock) {
+    this.#inbox = new Inbox(clock);
+  }
 
   get closed(): boolean {
     return this.#closed;
@@ -41,29 +34,11 @@ export class MemoryLink implements Link {
   async send(message: LinkMessage): Promise<void> {
     if (this.#closed || !this.peer || this.peer.#closed)
       throw new TransportError("NOT_CONNECTED", "link closed");
-    this.peer.#deliver({ type: message.type, payload: message.payload.slice() });
+    this.peer.#inbox.push({ type: message.type, payload: message.payload.slice() });
   }
 
-  receive({ timeoutMs, signal }: ReceiveOptions): Promise<LinkMessage> {
-    const queued = this.#queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.#closed) return Promise.reject(new TransportError("NOT_CONNECTED", "link closed"));
-    // One closure per timer and per signal, none per settlement: a handshake receives often.
-    return new Promise((resolve, reject) => {
-      const onAbort = signal && (() => this.#settle(waiter, new AbortedError({ cause: signal.reason })));
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        cancelTimer: this.clock.setTimeout(
-          () => this.#settle(waiter, new TimeoutError("receive", timeoutMs)),
-          timeoutMs,
-        ),
-        signal,
-        onAbort,
-      };
-      if (onAbort) signal.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(waiter);
-    });
+  receive(options: ReceiveOptions): Promise<LinkMessage> {
+    return this.#inbox.take(options);
   }
 
   secure(key: Uint8Array): void {
@@ -73,26 +48,10 @@ export class MemoryLink implements Link {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const waiter of [...this.#waiters]) {
-      this.#settle(waiter, new TransportError("DISCONNECTED", "link closed"));
-    }
+    this.#inbox.close(
+      new TransportError("DISCONNECTED", "link closed"),
+      new TransportError("NOT_CONNECTED", "link closed"),
+    );
     await this.peer?.close();
-  }
-
-  #deliver(message: LinkMessage): void {
-    const waiter = this.#waiters[0];
-    if (waiter) this.#settle(waiter, undefined, message);
-    else this.#queue.push(message);
-  }
-
-  /** Removes the waiter and settles it with `message`, or rejects it with `error`. */
-  #settle(waiter: Waiter, error: unknown, message?: LinkMessage): void {
-    const index = this.#waiters.indexOf(waiter);
-    if (index < 0) return;
-    this.#waiters.splice(index, 1);
-    waiter.cancelTimer();
-    if (waiter.onAbort) waiter.signal?.removeEventListener("abort", waiter.onAbort);
-    if (message) waiter.resolve(message);
-    else waiter.reject(error);
   }
 }
