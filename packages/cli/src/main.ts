@@ -9,6 +9,7 @@ import { type PairOptions, runPair } from "./pair.ts";
 import { runRadio } from "./radio.ts";
 import { runServe } from "./serve.ts";
 import { runTrace } from "./trace.ts";
+import { runUnlock, type UnlockOptions } from "./unlock.ts";
 import { runVehicle, type VehicleOptions } from "./vehicle.ts";
 
 /**
@@ -114,6 +115,16 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number)
     .option("--trust-anchor <file>", "carmaker root certificate (DER); default: GET /dev/trust-anchors")
     .option("--trace <file>", "write the frame trace of this run (read it with pairkit trace)")
     .action(async (o: PairOptions) => setExitCode(await runPair(o, env, process.stdout)));
+
+  program
+    .command("unlock")
+    .description("the standard transaction with the key pairkit pair kept for a vehicle")
+    .requiredOption("--vehicle <id>", "vehicle to open, e.g. VH-DEMO-1")
+    .addOption(serverOption())
+    .addOption(radioOption())
+    .option("--store <file>", "the phone's secure element file that pairkit pair filled", "phone-se.json")
+    .option("--trust-anchor <file>", "carmaker root certificate (DER); default: GET /dev/trust-anchors")
+    .action(async (o: UnlockOptions) => setExitCode(await runUnlock(o, env, process.stdout)));
 
   program
     .command("vehicle")

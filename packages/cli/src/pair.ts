@@ -95,7 +95,7 @@ export async function runPair(
  * The file secure element's key: a passphrase from PAIRKIT_SE_PASSPHRASE, or else a key file of
  * 32 random bytes beside the store, created (mode 0600) on first use.
  */
-async function secureElementSecret(store: string, env: NodeJS.ProcessEnv): Promise<FileVaultSecret> {
+export async function secureElementSecret(store: string, env: NodeJS.ProcessEnv): Promise<FileVaultSecret> {
   if (env.PAIRKIT_SE_PASSPHRASE) return { passphrase: env.PAIRKIT_SE_PASSPHRASE };
   const keyFile = `${store}.key`;
   try {

@@ -65,22 +65,31 @@ export class CliPhone {
   }
 
   /** The standard transaction with a paired key: finds the vehicle, connects, asks it to open. */
-  async unlock(vehicleId: string, keyId: Uint8Array): Promise<StandardTransactionResult> {
-    const o = this.#o;
-    const link = await centralVehicleConnector(o.central, { crypto: o.crypto }).connect({
-      vehicleHint: vehicleAdvertisementHash(o.crypto, vehicleId),
-      timeoutMs: o.scanTimeoutMs ?? DEFAULT_SCAN_TIMEOUT_MS,
+  unlock(vehicleId: string, keyId: Uint8Array): Promise<StandardTransactionResult> {
+    return unlockVehicle({ ...this.#o, vehicleId, keyId });
+  }
+}
+
+/** The standard transaction with a key the secure element holds (`pairkit pair --unlock`, `pairkit unlock`). */
+export async function unlockVehicle(
+  o: Pick<CliPhoneOptions, "crypto" | "central" | "secureElement" | "trustAnchors" | "scanTimeoutMs"> & {
+    readonly vehicleId: string;
+    readonly keyId: Uint8Array;
+  },
+): Promise<StandardTransactionResult> {
+  const link = await centralVehicleConnector(o.central, { crypto: o.crypto }).connect({
+    vehicleHint: vehicleAdvertisementHash(o.crypto, o.vehicleId),
+    timeoutMs: o.scanTimeoutMs ?? DEFAULT_SCAN_TIMEOUT_MS,
+  });
+  try {
+    return await runStandardTransaction({
+      link,
+      crypto: o.crypto,
+      secureElement: o.secureElement,
+      keyId: o.keyId,
+      trustAnchors: o.trustAnchors,
     });
-    try {
-      return await runStandardTransaction({
-        link,
-        crypto: o.crypto,
-        secureElement: o.secureElement,
-        keyId,
-        trustAnchors: o.trustAnchors,
-      });
-    } finally {
-      await link.close();
-    }
+  } finally {
+    await link.close();
   }
 }

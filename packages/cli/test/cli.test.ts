@@ -16,6 +16,7 @@ describe("pairkit command", () => {
       "vehicle",
       "card",
       "pair",
+      "unlock",
       "radio",
       "audit",
       "trace",

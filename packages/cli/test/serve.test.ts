@@ -122,6 +122,24 @@ describe("pairkit serve", () => {
     expect(listed).toEqual([expect.objectContaining({ vehicleId: "VH-DEMO-1", state: "active" })]);
     const fleet = JSON.parse(readFileSync(join(dataDir, "state", "fleet.json"), "utf8"));
     expect(JSON.stringify(fleet.vehicles["VH-DEMO-1"].endpoints)).toContain(keyId);
+    // The restarted vehicle still opens for the key the phone kept, without pairing again.
+    const radioAgain = /WebSocket radio\s+(ws:\/\/\S+)/.exec(second.output())![1]!;
+    const unlock = (vehicle: string) =>
+      spawnSync(
+        tsx,
+        [main, "unlock", "--server", again, "--radio", radioAgain, "--vehicle", vehicle].concat([
+          "--store",
+          join(dataDir, "phone.json"),
+        ]),
+        { encoding: "utf8", timeout: 120_000, cwd: dataDir },
+      );
+    const opened = unlock("VH-DEMO-1");
+    expect(opened.stderr).toBe("");
+    expect(opened.stdout).toContain(`unlocked VH-DEMO-1 with key ${keyId}`);
+    expect(opened.status).toBe(0);
+    const none = unlock("VH-DEMO-2");
+    expect(none.stdout).toContain("no key for VH-DEMO-2");
+    expect(none.status).toBe(1);
     second.child.kill("SIGINT");
     expect(await second.exited).toBe(0);
     expect(second.output()).not.toMatch(JWT);
