@@ -18,6 +18,9 @@ export interface KeyAttestation {
 }
 
 const MAX_SIGNATURE_LENGTH = 72;
+/** keyId 16 + vehicleIdLength 1 + vehicleId ≤ 64 + hash 32 + issuedAt 8 + signatureLength 1 + signature ≤ 72. */
+export const MAX_KEY_ATTESTATION_LENGTH =
+  KEY_ID_LENGTH + 1 + 64 + DIGEST_LENGTH + 8 + 1 + MAX_SIGNATURE_LENGTH;
 
 function encodeSignedPart(m: Omit<KeyAttestation, "signature">): Uint8Array {
   if (m.vehicleId.length < 1 || m.vehicleId.length > 64)

@@ -1,5 +1,6 @@
 import { POINT_LENGTH } from "../crypto/p256.ts";
 import { KEY_ID_LENGTH } from "./constants.ts";
+import { MAX_KEY_ATTESTATION_LENGTH } from "./key-attestation.ts";
 import { MessageFormatError, WireReader, WireWriter } from "./wire.ts";
 
 /**
@@ -93,9 +94,6 @@ export interface TxnAuth1Response {
   /** Encoded KeyAtt (docs/protocol.md §3.8); absent when the vehicle already holds it. */
   readonly keyAttestation?: Uint8Array;
 }
-
-/** An encoded KeyAtt is at most 16 + 1 + 64 + 32 + 8 + 1 + 72 = 194 bytes. */
-const MAX_KEY_ATTESTATION_LENGTH = 194;
 
 export function encodeTxnAuth1Response(m: TxnAuth1Response): Uint8Array {
   const w = new WireWriter("TXN_AUTH1_RESPONSE").bytes(m.keyId, KEY_ID_LENGTH, "keyId");
