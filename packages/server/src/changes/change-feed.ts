@@ -1,6 +1,7 @@
 import type { Transaction } from "kysely";
 import type { Db } from "../db/database.ts";
 import type { Database } from "../db/schema.ts";
+import { runTransaction } from "../db/transaction.ts";
 
 /** What the admin console follows live (GET /admin/events). */
 export type ChangeKind = "session" | "transaction" | "key" | "attestation" | "audit";
@@ -56,10 +57,16 @@ export class ChangeFeed {
     }
   }
 
-  /** Runs `work` in one database transaction and publishes what it recorded after the commit. */
+  /**
+   * Runs `work` in one database transaction (re-run on a deadlock or serialization conflict, see
+   * runTransaction) and publishes what the committed run recorded.
+   */
   async commit<T>(db: Db, work: (tx: Transaction<Database>, changes: ChangeSet) => Promise<T>): Promise<T> {
-    const set = new ChangeSet();
-    const result = await db.transaction().execute((tx) => work(tx, set));
+    let set = new ChangeSet();
+    const result = await runTransaction(db, (tx) => {
+      set = new ChangeSet();
+      return work(tx, set);
+    });
     this.publish(set.changes);
     return result;
   }

@@ -154,6 +154,12 @@ const MIGRATIONS: Record<string, readonly string[]> = {
       count integer not null
     )`,
   ],
+  // Vehicle events are deduplicated by this index instead of by locking the audit head first: the
+  // head is the last lock every transaction takes (docs/operations.md, "Transactions and lock order").
+  "0002_unique_event_id": [
+    `drop index audit_log_event_id`,
+    `create unique index audit_log_event_id on audit_log ((detail ->> 'eventId')) where detail ? 'eventId'`,
+  ],
 };
 
 /** `schema` pins Kysely's own bookkeeping tables; without it they are looked up across all schemas. */

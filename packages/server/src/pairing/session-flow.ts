@@ -54,7 +54,7 @@ export async function startSession(
   } catch (cause) {
     throw new ApiError("BAD_REQUEST", "pointX is not a valid P-256 point", { cause });
   }
-  return changes.commit(db, async (tx, changed) => {
+  const started = await changes.commit(db, async (tx, changed) => {
     const spent = await tx
       .updateTable("pairingSessions")
       .set((eb) => ({ attemptCount: eb("attemptCount", "+", 1) }))
@@ -117,7 +117,6 @@ export async function startSession(
       now,
     );
     changed.add("audit", entry);
-    metrics.attempts.inc({ result: "started" });
     return {
       transactionId,
       vehiclePublicKey: new Uint8Array(vehicle.identityPublicKey),
@@ -126,6 +125,9 @@ export async function startSession(
       remainingAttempts,
     };
   });
+  // Counted after commit: a transaction that is re-run must not count twice.
+  metrics.attempts.inc({ result: "started" });
+  return started;
 }
 
 export interface ConfirmConfigRequest {

@@ -1,0 +1,186 @@
+import { randomUUID } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyAuditChain } from "../src/audit/audit-log.ts";
+import { openDatabase } from "../src/db/database.ts";
+import { runTransaction } from "../src/db/transaction.ts";
+import { handleVehicleEvent } from "../src/pairing/vehicle-events.ts";
+import { databaseBackends } from "./support/databases.ts";
+import { addOwnedVehicle } from "./support/fixtures.ts";
+import { b64, call, eventually } from "./support/pairing.ts";
+import { connectVehicle, DEVICE_INFO, startTestServer, tokenFor } from "./support/server.ts";
+
+const backends = await databaseBackends();
+
+for (const backend of backends) {
+  describe.skipIf(backend.skip !== undefined)(
+    `concurrent transactions on ${backend.name}${backend.skip ? ` (skipped: ${backend.skip})` : ""}`,
+    () => {
+      let app: FastifyInstance;
+      beforeAll(async () => {
+        app = await startTestServer(backend.fresh(), { PAIRING_MAX_ATTEMPTS: "20" });
+      });
+      afterAll(async () => {
+        await app?.close();
+        await backend.cleanup();
+      });
+
+      it("session starts racing the vehicle's attempt_failed events: no 5xx, every event in state and audit", async () => {
+        const { db, crypto } = app.services;
+        const owner = await addOwnedVehicle(db, crypto);
+        const token = await tokenFor(app, owner.userId);
+        const vehicle = await connectVehicle(app, owner.vehicleId);
+        try {
+          const issued = await call(app, token, "/pairing/password/request", {
+            vehicleId: owner.vehicleId,
+            deviceInfo: DEVICE_INFO,
+          });
+          expect(issued.statusCode, issued.body).toBe(200);
+          const { sessionId } = issued.json();
+
+          const start = () =>
+            call(app, token, "/pairing/session/start", {
+              sessionId,
+              devicePublicInfo: {
+                deviceNonce: b64(crypto.randomBytes(16)),
+                pointX: b64(crypto.generateKeyPair().publicKey),
+              },
+            });
+          const remaining = Array.from({ length: 30 }, (_, i) => 19 - (i % 20));
+          const [starts] = await Promise.all([
+            Promise.all(Array.from({ length: 60 }, start)),
+            Promise.all(
+              remaining.map((remainingAttempts) =>
+                vehicle.client.publishEvent({ type: "attempt_failed", sessionId, remainingAttempts }),
+              ),
+            ),
+          ]);
+
+          const statuses = starts.map((r) => r.statusCode);
+          expect(statuses.filter((s) => s >= 500)).toEqual([]);
+          expect(new Set(statuses)).toEqual(new Set([200, 423]));
+
+          const audited = async (event: string) =>
+            db
+              .selectFrom("auditLog")
+              .select("detail")
+              .where("sessionId", "=", sessionId)
+              .where("event", "=", event)
+              .execute();
+          // Every event is handled (none dropped): one audit entry per eventId.
+          await eventually(async () => (await audited("pairing.attempt_failed")).length >= remaining.length);
+          const failed = await audited("pairing.attempt_failed");
+          expect(new Set(failed.map((e) => e.detail.eventId)).size).toBe(remaining.length);
+          const started = await audited("pairing.attempt_started");
+          expect(started).toHaveLength(statuses.filter((s) => s === 200).length);
+
+          const session = await db
+            .selectFrom("pairingSessions")
+            .select(["attemptCount", "maxAttempts"])
+            .where("sessionId", "=", sessionId)
+            .executeTakeFirstOrThrow();
+          // The vehicle's highest count (20 − 0) and the server's own count both hold, capped at the budget.
+          expect(session.attemptCount).toBe(session.maxAttempts);
+          expect(await verifyAuditChain(db, crypto)).toMatchObject({ ok: true });
+        } finally {
+          await vehicle.client.close();
+        }
+      });
+
+      it("applies one event once when every replica handles it at the same moment", async () => {
+        const { db, crypto } = app.services;
+        const owner = await addOwnedVehicle(db, crypto);
+        const token = await tokenFor(app, owner.userId);
+        const vehicle = await connectVehicle(app, owner.vehicleId);
+        try {
+          const issued = await call(app, token, "/pairing/password/request", {
+            vehicleId: owner.vehicleId,
+            deviceInfo: DEVICE_INFO,
+          });
+          const { sessionId } = issued.json();
+          const event = {
+            type: "attempt_failed",
+            eventId: randomUUID(),
+            sessionId,
+            remainingAttempts: 17,
+          } as const;
+          await Promise.all(
+            Array.from({ length: 8 }, () => handleVehicleEvent(app.services, owner.vehicleId, event)),
+          );
+          const entries = await db
+            .selectFrom("auditLog")
+            .select("detail")
+            .where("sessionId", "=", sessionId)
+            .where("event", "=", "pairing.attempt_failed")
+            .execute();
+          expect(entries).toEqual([
+            { detail: expect.objectContaining({ eventId: event.eventId, applied: true }) },
+          ]);
+          const session = await db
+            .selectFrom("pairingSessions")
+            .select("attemptCount")
+            .where("sessionId", "=", sessionId)
+            .executeTakeFirstOrThrow();
+          expect(session.attemptCount).toBe(3);
+        } finally {
+          await vehicle.client.close();
+        }
+      });
+    },
+  );
+}
+
+const postgres = backends.find((b) => b.name === "postgres")!;
+
+// PGlite has one connection, so its transactions never interleave and cannot deadlock.
+describe.skipIf(postgres.skip !== undefined)("transaction retry on postgres", () => {
+  afterAll(() => postgres.cleanup());
+
+  it("re-runs the transaction PostgreSQL aborted to break a deadlock, so both commit", async () => {
+    const db = await openDatabase(postgres.fresh());
+    try {
+      const windowStart = new Date();
+      await db
+        .insertInto("rateLimits")
+        .values([
+          { bucket: "a", windowStart, count: 0 },
+          { bucket: "b", windowStart, count: 0 },
+        ])
+        .execute();
+      const bump = (tx: Parameters<Parameters<typeof runTransaction>[1]>[0], bucket: string) =>
+        tx
+          .updateTable("rateLimits")
+          .set((eb) => ({ count: eb("count", "+", 1) }))
+          .where("bucket", "=", bucket)
+          .execute();
+      // Both first runs hold their first row before either asks for its second: a lock cycle.
+      let holding = 0;
+      let release: () => void = () => {};
+      const bothHolding = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let runs = 0;
+      const crossing = (first: string, second: string) =>
+        runTransaction(db, async (tx) => {
+          runs++;
+          await bump(tx, first);
+          if (++holding === 2) release();
+          await bothHolding;
+          await bump(tx, second);
+        });
+      await Promise.all([crossing("a", "b"), crossing("b", "a")]);
+      expect(runs).toBe(3);
+      const counts = await db
+        .selectFrom("rateLimits")
+        .select(["bucket", "count"])
+        .orderBy("bucket")
+        .execute();
+      expect(counts).toEqual([
+        { bucket: "a", count: 2 },
+        { bucket: "b", count: 2 },
+      ]);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
