@@ -132,6 +132,45 @@ for (const setup of setups) {
         }
       });
 
+      it("handles an event again after its handling failed, until it succeeds", async () => {
+        const runs: string[] = [];
+        const warnings: string[] = [];
+        let handled: (event: EventMessage) => void = () => {};
+        const done = new Promise<EventMessage>((resolve) => {
+          handled = resolve;
+        });
+        const replica = await ServerVehicleLink.connect({
+          url: broker.url,
+          username: SERVER_MQTT_USERNAME,
+          password: SERVER_PASSWORD,
+          clock: systemClock,
+          async onEvent(_vehicleId, event) {
+            runs.push(event.eventId);
+            if (runs.length < 3) throw new Error("database unavailable");
+            handled(event);
+          },
+          onWarning: (message) => void warnings.push(message),
+        });
+        const vehicle = await VehicleLinkClient.connect(
+          { url: broker.url, vehicleId: "VH-B", password: VEHICLES["VH-B"]! },
+          { onProvision: () => {}, onRevoke: () => {} },
+        );
+        try {
+          const sessionId = randomUUID();
+          await vehicle.publishEvent({ type: "locked", sessionId });
+          expect(await done).toMatchObject({ type: "locked", sessionId });
+          expect(new Set(runs).size).toBe(1);
+          expect(runs).toHaveLength(3);
+          expect(warnings).toEqual([
+            "handling locked failed (run 1); handling it again in 100 ms",
+            "handling locked failed (run 2); handling it again in 200 ms",
+          ]);
+        } finally {
+          await vehicle.close();
+          await replica.close();
+        }
+      });
+
       it("reports a handler failure as a rejected ack carrying only the error code", async () => {
         const vehicle = await VehicleLinkClient.connect(
           { url: broker.url, vehicleId: "VH-A", password: VEHICLES["VH-A"]! },

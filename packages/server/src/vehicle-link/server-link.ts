@@ -19,7 +19,10 @@ export interface ServerLinkOptions {
   readonly username: string | undefined;
   readonly password: string | undefined;
   readonly clock: Clock;
-  /** Called for every well-formed vehicle event; the vehicle id comes from the topic (broker ACL). */
+  /**
+   * Called for every well-formed vehicle event; the vehicle id comes from the topic (broker ACL).
+   * A rejection means "not handled": the event is handed over again after a backoff.
+   */
   readonly onEvent: (vehicleId: string, event: EventMessage) => Promise<void>;
   /** Malformed or failed messages; never carries payload content. */
   readonly onWarning: (message: string, vehicleId: string | undefined, error?: unknown) => void;
@@ -39,6 +42,10 @@ export class VehicleOfflineError extends PairkitError {
   }
 }
 
+/** Backoff between handlings of an event that failed: doubling from the first delay up to the cap. */
+const EVENT_RETRY_FIRST_MS = 100;
+const EVENT_RETRY_MAX_MS = 30_000;
+
 /**
  * The server's end of the vehicle link: one MQTT connection that publishes deliveries under
  * `vehicles/<id>/down/` and hears every vehicle's `up/` topics. A delivery resolves with the
@@ -49,6 +56,9 @@ export class ServerVehicleLink {
   readonly #client: MqttClient;
   readonly #options: ServerLinkOptions;
   readonly #pending = new Map<string, Pending>();
+  /** Timers of events waiting to be handled again. */
+  readonly #retries = new Set<() => void>();
+  #closed = false;
 
   private constructor(client: MqttClient, options: ServerLinkOptions) {
     this.#client = client;
@@ -109,6 +119,12 @@ export class ServerVehicleLink {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#retries.size > 0) {
+      this.#options.onWarning(`${this.#retries.size} vehicle event(s) left unhandled at close`, undefined);
+    }
+    for (const cancel of this.#retries) cancel();
+    this.#retries.clear();
     for (const [id, pending] of this.#pending) {
       pending.cancelTimer();
       pending.reject(new TransportError("LINK_CLOSED", "vehicle link closed"));
@@ -141,6 +157,32 @@ export class ServerVehicleLink {
     });
   }
 
+  /**
+   * The broker considers a QoS 1 message delivered once mqtt.js has acked it, which it does on
+   * arrival, and the session is clean: nothing will redeliver an event. So an event whose handling
+   * failed (the database is down, a conflict outlived its retries) is handled again here until it
+   * succeeds or the link closes; handling is idempotent by eventId, so a repeat is harmless.
+   */
+  #handleEvent(vehicleId: string, event: EventMessage, run: number): void {
+    this.#options.onEvent(vehicleId, event).catch((error: unknown) => {
+      if (this.#closed) {
+        this.#options.onWarning(`handling ${event.type} failed at close`, vehicleId, error);
+        return;
+      }
+      const delay = Math.min(EVENT_RETRY_MAX_MS, EVENT_RETRY_FIRST_MS * 2 ** (run - 1));
+      this.#options.onWarning(
+        `handling ${event.type} failed (run ${run}); handling it again in ${delay} ms`,
+        vehicleId,
+        error,
+      );
+      const cancel = this.#options.clock.setTimeout(() => {
+        this.#retries.delete(cancel);
+        this.#handleEvent(vehicleId, event, run + 1);
+      }, delay);
+      this.#retries.add(cancel);
+    });
+  }
+
   #onMessage(topic: string, payload: Buffer): void {
     const parsed = parseUpTopic(topic);
     if (!parsed) {
@@ -160,10 +202,7 @@ export class ServerVehicleLink {
       } else if (kind === "event") {
         // `status` (retained online flag, also the vehicle's last will) is for operators; the
         // server decides liveness by acks alone, which cannot race a stale retained flag.
-        const event = decodeMessage(EventSchema, payload);
-        this.#options.onEvent(vehicleId, event).catch((error: unknown) => {
-          this.#options.onWarning(`handling ${event.type} failed`, vehicleId, error);
-        });
+        this.#handleEvent(vehicleId, decodeMessage(EventSchema, payload), 1);
       }
     } catch (error) {
       if (!(error instanceof LinkMessageError)) throw error;
