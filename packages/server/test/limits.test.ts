@@ -164,6 +164,35 @@ for (const backend of backends) {
           await occupied;
         }
       });
+
+      it("a 503 SERVER_BUSY does not spend the owner's hourly password quota", async () => {
+        const { db, crypto, derivation, config } = app.services;
+        const owner = await addOwnedVehicle(db, crypto);
+        const token = await tokenFor(app, owner.userId);
+        const vehicle = await connectVehicle(app, owner.vehicleId);
+        let release!: () => void;
+        const occupied = derivation.run(() => new Promise<void>((resolve) => (release = resolve)));
+        try {
+          for (let i = 0; i < config.pairing.requestsPerHour + 1; i++) {
+            const busy = await post(token, "/pairing/password/request", {
+              vehicleId: owner.vehicleId,
+              deviceInfo: DEVICE_INFO,
+            });
+            expect(busy.json()).toMatchObject({ code: "SERVER_BUSY" });
+          }
+          release();
+          await occupied;
+          const issued = await post(token, "/pairing/password/request", {
+            vehicleId: owner.vehicleId,
+            deviceInfo: DEVICE_INFO,
+          });
+          expect(issued.statusCode, issued.body).toBe(200);
+        } finally {
+          release();
+          await occupied;
+          await vehicle.client.close();
+        }
+      });
     },
   );
 }

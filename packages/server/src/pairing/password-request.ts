@@ -4,6 +4,7 @@ import {
   encodeScalar,
   generatePairingPassword,
   PairkitError,
+  type PasswordScalars,
   SALT_LENGTH,
   type ScryptParams,
   verifierFromScalars,
@@ -14,7 +15,7 @@ import type { DeviceInfoJson, SessionChannel } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { VehicleOfflineError } from "../vehicle-link/server-link.ts";
-import { consumeRateLimit } from "./rate-limit.ts";
+import { consumeRateLimit, refundRateLimit } from "./rate-limit.ts";
 
 export interface PasswordRequest {
   readonly userId: string;
@@ -89,12 +90,24 @@ export async function requestPairingPassword(
   const { userId, vehicleId } = request;
 
   await checkPairingEligibility(services, userId, vehicleId, request.replaceExisting);
-  await consumeRateLimit(services, `password:${userId}:${vehicleId}`, config.pairing.requestsPerHour, 3600);
+  const charge = await consumeRateLimit(
+    services,
+    `password:${userId}:${vehicleId}`,
+    config.pairing.requestsPerHour,
+    3600,
+  );
 
   const scrypt = config.pairing.scrypt;
   const pairingPassword = generatePairingPassword(crypto.randomBytes);
   const salt = crypto.randomBytes(SALT_LENGTH);
-  const scalars = await derivation.run(() => derivePasswordScalars(crypto, pairingPassword, salt, scrypt));
+  let scalars: PasswordScalars;
+  try {
+    scalars = await derivation.run(() => derivePasswordScalars(crypto, pairingPassword, salt, scrypt));
+  } catch (error) {
+    // A full queue is the server's problem, not the owner's: the refused request costs no quota.
+    if (error instanceof ApiError && error.code === "SERVER_BUSY") await refundRateLimit(services, charge);
+    throw error;
+  }
   const verifier = verifierFromScalars(crypto, scalars);
 
   const now = new Date(clock.now());

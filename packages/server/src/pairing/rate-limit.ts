@@ -2,6 +2,12 @@ import { sql } from "kysely";
 import { ApiError } from "../errors.ts";
 import type { Services } from "../services.ts";
 
+/** One counted request: the bucket and the window it was counted in. */
+export interface RateLimitCharge {
+  readonly bucket: string;
+  readonly windowStart: Date;
+}
+
 /**
  * Fixed-window counter in the database, one atomic upsert per call, so every replica counts
  * against the same window. Throws RATE_LIMITED with the seconds left in the window.
@@ -11,7 +17,7 @@ export async function consumeRateLimit(
   bucket: string,
   limit: number,
   windowSeconds: number,
-): Promise<void> {
+): Promise<RateLimitCharge> {
   const now = new Date(clock.now());
   const windowOpenedBefore = new Date(now.getTime() - windowSeconds * 1000);
   const row = await db
@@ -33,4 +39,19 @@ export async function consumeRateLimit(
       retryAfter: Math.max(1, retryAfter),
     });
   }
+  return { bucket, windowStart: row.windowStart };
+}
+
+/**
+ * Gives back a counted request the server refused for its own reasons (SERVER_BUSY) before doing
+ * anything. Only in the window it was counted in: a refund never raises a later window's budget.
+ */
+export async function refundRateLimit({ db }: Pick<Services, "db">, charge: RateLimitCharge): Promise<void> {
+  await db
+    .updateTable("rateLimits")
+    .set((eb) => ({ count: eb("count", "-", 1) }))
+    .where("bucket", "=", charge.bucket)
+    .where("windowStart", "=", charge.windowStart)
+    .where("count", ">", 0)
+    .execute();
 }
