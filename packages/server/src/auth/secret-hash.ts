@@ -1,4 +1,13 @@
-import { type Crypto, constantTimeEqual, type ScryptParams, toHex, utf8, wipe } from "@pairkit/core";
+import {
+  type Crypto,
+  checkScryptParams,
+  constantTimeEqual,
+  InvalidScryptParamsError,
+  type ScryptParams,
+  toHex,
+  utf8,
+  wipe,
+} from "@pairkit/core";
 
 const PREFIX = "scrypt";
 const SALT_BYTES = 16;
@@ -23,6 +32,11 @@ export async function hashLowEntropySecret(
   }
 }
 
+/**
+ * Checks a secret against a stored `scrypt$N$r$p$salt$hash`. The hash and salt lengths come from
+ * this algorithm, never from the record: an empty or truncated stored hash would otherwise be
+ * compared over zero bytes and match any secret. A malformed record matches nothing.
+ */
 export async function verifyLowEntropySecret(
   crypto: Crypto,
   secret: string,
@@ -30,15 +44,28 @@ export async function verifyLowEntropySecret(
 ): Promise<boolean> {
   const parts = encoded.split("$");
   if (parts.length !== 6 || parts[0] !== PREFIX) return false;
-  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
+  const params = parseParams(parts[1]!, parts[2]!, parts[3]!);
   const salt = Buffer.from(parts[4]!, "base64");
   const expected = Buffer.from(parts[5]!, "base64");
+  if (params === undefined || salt.length !== SALT_BYTES || expected.length !== HASH_BYTES) return false;
   const secretBytes = utf8(secret);
   try {
-    const actual = await crypto.scrypt(secretBytes, salt, { N, r, p }, expected.length);
+    const actual = await crypto.scrypt(secretBytes, salt, params, HASH_BYTES);
     return constantTimeEqual(actual, expected);
   } finally {
     wipe(secretBytes);
+  }
+}
+
+/** The record's scrypt parameters, within the bounds core accepts from any peer; undefined if not. */
+function parseParams(N: string, r: string, p: string): ScryptParams | undefined {
+  if (![N, r, p].every((part) => /^[1-9][0-9]{0,7}$/.test(part))) return undefined;
+  const params = { N: Number(N), r: Number(r), p: Number(p) };
+  try {
+    return checkScryptParams(params);
+  } catch (error) {
+    if (error instanceof InvalidScryptParamsError) return undefined;
+    throw error;
   }
 }
 
