@@ -1,16 +1,17 @@
+import helmet from "@fastify/helmet";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { type Clock, type Crypto, systemClock, toHex } from "@pairkit/core";
 import { nodeCrypto } from "@pairkit/core/node";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import pino, { type DestinationStream, type Logger } from "pino";
-import { createAuthenticator } from "./auth/authenticator.ts";
+import { createAuthenticator, identityKeys } from "./auth/authenticator.ts";
 import { DevIssuer } from "./auth/dev-issuer.ts";
 import { ChangeFeed } from "./changes/change-feed.ts";
 import type { ServerConfig } from "./config.ts";
 import { type Db, openDatabase } from "./db/database.ts";
 import { seedDemoData } from "./db/demo-data.ts";
-import { installErrorHandlers } from "./http/error-handler.ts";
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from "./http/error-handler.ts";
 import { ErrorReply } from "./http/schemas.ts";
 import { closeUnusedConnectionsOnClose } from "./http/unused-connections.ts";
 import { KeyTrackingSigner } from "./kts/attestation.ts";
@@ -174,13 +175,15 @@ export async function buildServer(
 
     const derivation = new DerivationQueue(config.derivation.concurrency, config.derivation.maxQueue);
     const metrics = new Metrics(derivation);
+    const keys = identityKeys(config.jwt, devIssuer);
     services = {
       config,
       db,
       crypto,
       clock,
       log,
-      authenticate: createAuthenticator(config.jwt, devIssuer, db, clock),
+      authenticate: createAuthenticator(config.jwt, keys, db, clock),
+      identityKeys: keys,
       devIssuer,
       link,
       mqttUrl,
@@ -195,6 +198,17 @@ export async function buildServer(
     const app = Fastify({
       loggerInstance: log as FastifyBaseLogger,
       bodyLimit: config.bodyLimitBytes,
+      trustProxy: config.http.trustProxy,
+      // A client has this long to send a whole request (the headers: headersTimeout), however slowly
+      // it drips it; Node checks the deadlines every connectionsCheckingInterval.
+      requestTimeout: config.http.requestTimeoutMs,
+      http: {
+        requestTimeout: config.http.requestTimeoutMs,
+        headersTimeout: config.http.headersTimeoutMs,
+        connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs),
+      },
+      clientErrorHandler,
+      frameworkErrors: frameworkErrorHandler,
       // Refuse what the schema does not allow instead of silently stripping or coercing it.
       ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
       return503OnClosing: true,
@@ -214,19 +228,23 @@ export async function buildServer(
     app.addSchema(ErrorReply);
     installErrorHandlers(app);
 
-    await app.register(swagger, {
-      openapi: {
-        openapi: "3.1.0",
-        info: {
-          title: "pairkit pairing backend",
-          version: "0.1.0",
-          description: "Owner pairing (seeds 000/001): pairing passwords, sessions, KTS, owner keys.",
-        },
-        components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+    // nosniff, no framing, no referrer, COOP/CORP, and a CSP that lets an API reply load nothing;
+    // HSTS in production (served behind TLS). The console and /docs set their own CSP.
+    await app.register(helmet, {
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"] },
       },
+      frameguard: { action: "deny" },
+      hsts: config.mode === "production" ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     });
-    await app.register(swaggerUi, { routePrefix: "/docs" });
-    app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+    // API replies carry passwords, tokens and credentials: no cache keeps a reply unless its route
+    // says otherwise (the console's static files do).
+    app.addHook("onSend", async (_request, reply, payload) => {
+      if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
+      return payload;
+    });
+    if (config.http.apiDocs) await registerApiDocs(app, config.mode === "production");
 
     await app.register(async (scope) => healthRoutes(scope, services));
     await app.register(async (scope) => pairingRoutes(scope, services));
@@ -246,4 +264,26 @@ export async function buildServer(
     await cleanup();
     throw error;
   }
+}
+
+/** The OpenAPI document (`/openapi.json`) and its UI (`/docs`, with swagger-ui's own CSP). */
+async function registerApiDocs(app: FastifyInstance, behindTls: boolean): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "pairkit pairing backend",
+        version: "0.1.0",
+        description: "Owner pairing (seeds 000/001): pairing passwords, sessions, KTS, owner keys.",
+      },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+    },
+  });
+  await app.register(swaggerUi, {
+    routePrefix: "/docs",
+    staticCSP: true,
+    // Its CSP upgrades requests to https, which breaks the UI of a development server on plain HTTP.
+    transformStaticCSP: (csp) => (behindTls ? csp : csp.replace(/\s*upgrade-insecure-requests;?/, "")),
+  });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 }

@@ -51,13 +51,42 @@ export type MailConfig =
   | { readonly kind: "smtp"; readonly url: string; readonly from: string };
 
 export interface PortalConfig {
+  /**
+   * Where the e-mailed one-time link points (`<linkBase>#token=…`): the carmaker's app or web page,
+   * which redeems the token with `POST /portal/redeem`. Development: the web console's page.
+   */
+  readonly linkBase: string;
   /** Lifetime of an e-mailed one-time link (DESIGN.md: one-time secrets expire within 10 minutes). */
   readonly linkTtlSeconds: number;
   /** Wrong PINs in a row before the PIN is locked. */
   readonly pinMaxFailures: number;
   readonly pinLockoutSeconds: number;
-  /** Portal requests per VIN per hour, whatever the outcome (bounds guessing of VIN/e-mail pairs). */
+  /**
+   * Portal and hotline requests per VIN per hour *from one requester* (client address, or hotline
+   * agent), whatever the outcome: one requester cannot use up another's budget for the vehicle.
+   */
   readonly requestsPerVinPerHour: number;
+}
+
+export interface HttpConfig {
+  /** Longest a client may take to send a whole request, headers and body (Node's requestTimeout). */
+  readonly requestTimeoutMs: number;
+  /** Longest a client may take to send the request headers (Node's headersTimeout). */
+  readonly headersTimeoutMs: number;
+  /**
+   * Fastify's `trustProxy`: false, true, or the proxies' addresses/CIDRs; decides which client
+   * address per-requester limits see.
+   */
+  readonly trustProxy: boolean | string;
+  /** Serve `/docs` and `/openapi.json` (development default on, production default off). */
+  readonly apiDocs: boolean;
+  /**
+   * `/metrics` access: `open` (development default), `token` (needs `Authorization: Bearer
+   * METRICS_TOKEN`), or `off` (production default without METRICS_TOKEN).
+   */
+  readonly metrics:
+    | { readonly access: "open" | "off" }
+    | { readonly access: "token"; readonly token: string };
 }
 
 export interface ServerConfig {
@@ -75,6 +104,7 @@ export interface ServerConfig {
   readonly derivation: DerivationConfig;
   readonly mail: MailConfig;
   readonly portal: PortalConfig;
+  readonly http: HttpConfig;
   /** KTS signing key (32-byte P-256 scalar); generated per process in development when unset. */
   readonly ktsPrivateKey: Uint8Array | undefined;
   /** Period of the upkeep job (expiry, e-mail retries, revocation retries). */
@@ -90,13 +120,23 @@ export type Env = Readonly<Record<string, string | undefined>>;
 /**
  * The server's whole configuration, read once from the environment at the edge (CLI) and passed
  * down; nothing below reads `process.env`. Production refuses to start without an external JWT
- * issuer and a KTS key, so that a development default can never run by accident.
+ * issuer, a KTS key, an SMTP server and a portal link base, so that a development default can never
+ * run by accident; the refusal names every missing variable at once.
  */
 export function loadConfig(env: Env): ServerConfig {
   const mode = oneOf(env, "PAIRKIT_MODE", ["development", "production"] as const, "development");
+  const production = mode === "production";
+  const missing: string[] = [];
+  /** The variable's value, or in production a note that it is missing (reported together at the end). */
+  const requiredInProduction = (variable: string): string | undefined => {
+    const raw = env[variable];
+    if ((raw === undefined || raw === "") && production) missing.push(variable);
+    return raw === "" ? undefined : raw;
+  };
+
   const port = integer(env, "PORT", 8080, 0, 65535);
   const host = env.HOST ?? "127.0.0.1";
-  const publicUrl = url(env, "PUBLIC_URL", `http://${host}:${port}`);
+  const publicUrl = url(env, "PUBLIC_URL", `http://${host}:${port}`).replace(/\/+$/, "");
 
   const database: DatabaseConfig = env.DATABASE_URL
     ? {
@@ -122,15 +162,26 @@ export function loadConfig(env: Env): ServerConfig {
         port: integer(env, "MQTT_PORT", 1883, 0, 65535),
       };
 
+  const issuer = requiredInProduction("JWT_ISSUER");
+  const audience = requiredInProduction("JWT_AUDIENCE");
+  const jwksUrl =
+    requiredInProduction("JWT_JWKS_URL") === undefined ? undefined : url(env, "JWT_JWKS_URL", "");
+  // Keys fetched over plain HTTP can be swapped on the way: production needs an explicit opt-in.
+  if (
+    production &&
+    jwksUrl !== undefined &&
+    new URL(jwksUrl).protocol !== "https:" &&
+    boolean(env, "JWT_JWKS_ALLOW_HTTP", false) !== true
+  ) {
+    throw new ConfigError(
+      "JWT_JWKS_URL",
+      "must be https:// in production (JWT_JWKS_ALLOW_HTTP=true overrides)",
+    );
+  }
   const jwt: JwtConfig = {
-    issuer: env.JWT_ISSUER ?? (mode === "development" ? `${publicUrl}/dev` : required("JWT_ISSUER")),
-    audience: env.JWT_AUDIENCE ?? (mode === "development" ? "pairkit" : required("JWT_AUDIENCE")),
-    jwksUrl:
-      env.JWT_JWKS_URL !== undefined
-        ? url(env, "JWT_JWKS_URL", "")
-        : mode === "development"
-          ? undefined
-          : required("JWT_JWKS_URL"),
+    issuer: issuer ?? `${publicUrl}/dev`,
+    audience: audience ?? "pairkit",
+    jwksUrl,
   };
 
   const scrypt: ScryptParams = {
@@ -144,8 +195,7 @@ export function loadConfig(env: Env): ServerConfig {
     throw new ConfigError("SCRYPT_N/R/P", cause instanceof Error ? cause.message : "invalid");
   }
 
-  const ktsKeyHex = env.KTS_PRIVATE_KEY;
-  if (mode === "production" && ktsKeyHex === undefined) required("KTS_PRIVATE_KEY");
+  const ktsKeyHex = requiredInProduction("KTS_PRIVATE_KEY");
   let ktsPrivateKey: Uint8Array | undefined;
   if (ktsKeyHex !== undefined) {
     if (!/^[0-9a-fA-F]{64}$/.test(ktsKeyHex))
@@ -154,27 +204,45 @@ export function loadConfig(env: Env): ServerConfig {
   }
 
   const from = env.MAIL_FROM ?? "pairkit <no-reply@pairkit.invalid>";
-  let mail: MailConfig;
-  if (env.SMTP_URL) mail = { kind: "smtp", url: url(env, "SMTP_URL", ""), from };
-  else if (mode === "development") {
-    mail = { kind: "sink", host: "127.0.0.1", port: integer(env, "SMTP_SINK_PORT", 2525, 0, 65535), from };
-  } else required("SMTP_URL");
+  const mail: MailConfig =
+    requiredInProduction("SMTP_URL") !== undefined
+      ? { kind: "smtp", url: url(env, "SMTP_URL", ""), from }
+      : { kind: "sink", host: "127.0.0.1", port: integer(env, "SMTP_SINK_PORT", 2525, 0, 65535), from };
 
-  const seedDemoData = oneOf(
+  const linkBase =
+    requiredInProduction("PORTAL_LINK_BASE") === undefined
+      ? `${publicUrl}/portal/redeem`
+      : url(env, "PORTAL_LINK_BASE", "");
+  // The token travels in the fragment (`#token=…`), which browsers never send to a server.
+  if (new URL(linkBase).hash !== "") throw new ConfigError("PORTAL_LINK_BASE", "must not have a #fragment");
+
+  const metricsToken = env.METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{32,256}$/.test(metricsToken))
+    throw new ConfigError("METRICS_TOKEN", "expected 32–256 printable ASCII characters");
+  const metricsAccess = oneOf(
     env,
-    "SEED_DEMO_DATA",
-    ["true", "false"] as const,
-    mode === "development" ? "true" : "false",
+    "METRICS_ACCESS",
+    ["open", "token", "off"] as const,
+    metricsToken !== undefined ? "token" : production ? "off" : "open",
   );
-  if (seedDemoData === "true" && mode !== "development") {
+  if (metricsAccess === "token" && metricsToken === undefined) missing.push("METRICS_TOKEN");
+
+  const requestTimeoutMs = integer(env, "REQUEST_TIMEOUT_MS", 30_000, 100, 300_000);
+
+  const seedDemoData = boolean(env, "SEED_DEMO_DATA", !production);
+  if (seedDemoData && production) {
     throw new ConfigError("SEED_DEMO_DATA", "demo data is only seeded in development mode");
+  }
+
+  if (missing.length > 0) {
+    throw new ConfigError(missing.join(", "), production ? "required in production mode" : "required");
   }
 
   return {
     mode,
     host,
     port,
-    publicUrl: publicUrl.replace(/\/+$/, ""),
+    publicUrl,
     bodyLimitBytes: integer(env, "BODY_LIMIT_BYTES", 16 * 1024, 1024, 1024 * 1024),
     logLevel: oneOf(
       env,
@@ -198,20 +266,25 @@ export function loadConfig(env: Env): ServerConfig {
     },
     mail,
     portal: {
+      linkBase,
       linkTtlSeconds: integer(env, "PORTAL_LINK_TTL_SECONDS", 600, 60, 600),
       pinMaxFailures: integer(env, "PIN_MAX_FAILURES", 5, 1, 20),
       pinLockoutSeconds: integer(env, "PIN_LOCKOUT_SECONDS", 900, 60, 86_400),
       requestsPerVinPerHour: integer(env, "PORTAL_REQUESTS_PER_VIN_PER_HOUR", 10, 1, 1000),
     },
+    http: {
+      requestTimeoutMs,
+      headersTimeoutMs: Math.min(integer(env, "HEADERS_TIMEOUT_MS", 10_000, 100, 300_000), requestTimeoutMs),
+      trustProxy: trustProxy(env),
+      apiDocs: boolean(env, "API_DOCS", !production),
+      metrics:
+        metricsAccess === "token" ? { access: "token", token: metricsToken! } : { access: metricsAccess },
+    },
     ktsPrivateKey,
     maintenanceIntervalSeconds: integer(env, "MAINTENANCE_INTERVAL_SECONDS", 30, 1, 3600),
-    seedDemoData: seedDemoData === "true",
+    seedDemoData,
     eventStreamsMax: integer(env, "EVENT_STREAMS_MAX", 20, 1, 1000),
   };
-}
-
-function required(variable: string): never {
-  throw new ConfigError(variable, "required in production mode");
 }
 
 function integer(env: Env, variable: string, fallback: number, min: number, max: number): number {
@@ -230,6 +303,19 @@ function oneOf<T extends string>(env: Env, variable: string, values: readonly T[
     throw new ConfigError(variable, `expected one of ${values.join(", ")}`);
   }
   return raw as T;
+}
+
+function boolean(env: Env, variable: string, fallback: boolean): boolean {
+  return oneOf(env, variable, ["true", "false"] as const, fallback ? "true" : "false") === "true";
+}
+
+/** `false` (default), `true`, or a comma-separated list of proxy addresses/CIDRs. */
+function trustProxy(env: Env): boolean | string {
+  const raw = env.TRUST_PROXY;
+  if (raw === undefined || raw === "" || raw === "false") return false;
+  if (raw === "true") return true;
+  if (/^[0-9a-fA-F.:/]+(?:\s*,\s*[0-9a-fA-F.:/]+)*$/.test(raw)) return raw;
+  throw new ConfigError("TRUST_PROXY", "expected true, false or proxy addresses/CIDRs");
 }
 
 function url(env: Env, variable: string, fallback: string): string {

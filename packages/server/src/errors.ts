@@ -6,7 +6,10 @@ import { PairkitError } from "@pairkit/core";
  */
 export const API_ERRORS = {
   BAD_REQUEST: 400,
+  REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
+  HEADERS_TOO_LARGE: 431,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,

@@ -1,6 +1,6 @@
 import type { Clock, Crypto } from "@pairkit/core";
 import type { Logger } from "pino";
-import type { Authenticator } from "./auth/authenticator.ts";
+import type { Authenticator, IdentityKeys } from "./auth/authenticator.ts";
 import type { DevIssuer } from "./auth/dev-issuer.ts";
 import type { ChangeFeed } from "./changes/change-feed.ts";
 import type { ServerConfig } from "./config.ts";
@@ -19,6 +19,8 @@ export interface Services {
   readonly clock: Clock;
   readonly log: Logger;
   readonly authenticate: Authenticator;
+  /** The keys `authenticate` verifies with (`/readyz` checks they can be had). */
+  readonly identityKeys: IdentityKeys;
   /** Present in development mode only. */
   readonly devIssuer: DevIssuer | undefined;
   readonly link: ServerVehicleLink;

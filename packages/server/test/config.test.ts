@@ -59,14 +59,77 @@ describe("loadConfig", () => {
       JWT_JWKS_URL: "https://id.example.com/jwks.json",
       KTS_PRIVATE_KEY: "11".repeat(32),
       SMTP_URL: "smtps://mailer:secret@smtp.example.com",
+      PORTAL_LINK_BASE: "https://cars.example.com/pair",
     });
     expect(config.seedDemoData).toBe(false);
+    expect(config.portal.linkBase).toBe("https://cars.example.com/pair");
+    expect(config.http).toMatchObject({ apiDocs: false, metrics: { access: "off" }, trustProxy: false });
     expect(config.mail).toEqual({
       kind: "smtp",
       url: "smtps://mailer:secret@smtp.example.com",
       from: expect.any(String),
     });
     expect(() => loadConfig({ PAIRKIT_MODE: "production", SEED_DEMO_DATA: "true" })).toThrow(ConfigError);
+  });
+
+  it("names every missing production variable in one refusal", () => {
+    expect(() => loadConfig({ PAIRKIT_MODE: "production" })).toThrow(
+      "JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS_URL, KTS_PRIVATE_KEY, SMTP_URL, PORTAL_LINK_BASE: required in production mode",
+    );
+    expect(() => loadConfig({ METRICS_ACCESS: "token" })).toThrow("METRICS_TOKEN: required");
+  });
+
+  it("refuses a plain-HTTP JWKS in production unless explicitly allowed", () => {
+    const production = {
+      PAIRKIT_MODE: "production",
+      JWT_ISSUER: "https://id.example.com",
+      JWT_AUDIENCE: "pairkit",
+      JWT_JWKS_URL: "http://id.example.com/jwks.json",
+      KTS_PRIVATE_KEY: "11".repeat(32),
+      SMTP_URL: "smtp://smtp.example.com",
+      PORTAL_LINK_BASE: "https://cars.example.com/pair",
+    };
+    expect(() => loadConfig(production)).toThrow(/JWT_JWKS_URL: must be https/);
+    expect(loadConfig({ ...production, JWT_JWKS_ALLOW_HTTP: "true" }).jwt.jwksUrl).toBe(
+      "http://id.example.com/jwks.json",
+    );
+    // Development (a local identity provider under test) takes it as it is.
+    expect(loadConfig({ JWT_JWKS_URL: "http://127.0.0.1:9/jwks.json" }).jwt.jwksUrl).toBe(
+      "http://127.0.0.1:9/jwks.json",
+    );
+  });
+
+  it("reads the portal link base, HTTP timeouts, proxies, docs and metrics exposure", () => {
+    const dev = loadConfig({ PUBLIC_URL: "https://api.example.com/" });
+    expect(dev.portal.linkBase).toBe("https://api.example.com/portal/redeem");
+    expect(dev.http).toEqual({
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+      trustProxy: false,
+      apiDocs: true,
+      metrics: { access: "open" },
+    });
+    expect(() => loadConfig({ PORTAL_LINK_BASE: "https://cars.example.com/pair#x" })).toThrow(
+      /PORTAL_LINK_BASE/,
+    );
+    const token = "t".repeat(40);
+    const custom = loadConfig({
+      REQUEST_TIMEOUT_MS: "2000",
+      HEADERS_TIMEOUT_MS: "5000",
+      TRUST_PROXY: "10.0.0.0/8, 127.0.0.1",
+      API_DOCS: "false",
+      METRICS_TOKEN: token,
+    });
+    // The headers cannot be given longer than the whole request.
+    expect(custom.http).toEqual({
+      requestTimeoutMs: 2000,
+      headersTimeoutMs: 2000,
+      trustProxy: "10.0.0.0/8, 127.0.0.1",
+      apiDocs: false,
+      metrics: { access: "token", token },
+    });
+    expect(() => loadConfig({ METRICS_TOKEN: "short" })).toThrow(/METRICS_TOKEN/);
+    expect(() => loadConfig({ TRUST_PROXY: "everyone" })).toThrow(/TRUST_PROXY/);
   });
 
   it("rejects malformed values without echoing them", () => {

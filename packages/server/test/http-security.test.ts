@@ -1,44 +1,14 @@
-import { createServer, type Server } from "node:http";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import type { FastifyInstance } from "fastify";
-import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
+import { generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { databaseBackends } from "./support/databases.ts";
 import { stateSnapshot } from "./support/fixtures.ts";
+import { AUDIENCE, ISSUER, startIdentityProvider } from "./support/identity-provider.ts";
 import { DEVICE_INFO, startTestServer } from "./support/server.ts";
 
-const ISSUER = "https://id.example.test";
-const AUDIENCE = "pairkit-api";
 const backends = await databaseBackends();
-
-/** An external identity provider: a key pair and its JWKS served over HTTP, as the server fetches it. */
-async function startIdentityProvider() {
-  const { privateKey, publicKey } = await generateKeyPair("ES256");
-  const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" }] };
-  const server: Server = createServer((_req, res) => {
-    res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify(jwks));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  const sign = (claims: { iss?: string; aud?: string; sub?: string; exp?: number }, key = privateKey) => {
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({})
-      .setProtectedHeader({ alg: "ES256", kid: "k1" })
-      .setIssuer(claims.iss ?? ISSUER)
-      .setAudience(claims.aud ?? AUDIENCE)
-      .setSubject(claims.sub ?? "alice")
-      .setIssuedAt(now)
-      .setExpirationTime(claims.exp ?? now + 600)
-      .sign(key);
-  };
-  return {
-    url: `http://127.0.0.1:${port}/jwks.json`,
-    sign,
-    close: () => new Promise((r) => server.close(r)),
-  };
-}
 
 for (const backend of backends) {
   describe.skipIf(backend.skip !== undefined)(
@@ -198,8 +168,10 @@ describe("production mode", () => {
       JWT_ISSUER: ISSUER,
       JWT_AUDIENCE: AUDIENCE,
       JWT_JWKS_URL: "http://127.0.0.1:9/jwks.json",
+      JWT_JWKS_ALLOW_HTTP: "true",
       KTS_PRIVATE_KEY: "11".repeat(32),
       SMTP_URL: "smtp://127.0.0.1:9",
+      PORTAL_LINK_BASE: "https://cars.example.test/pair",
       MQTT_PORT: "0",
       LOG_LEVEL: "silent",
     });

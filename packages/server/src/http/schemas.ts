@@ -22,14 +22,49 @@ export const errorReplies = {
 } as const;
 
 export const VehicleId = Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" });
-export const Uuid = Type.String({ format: "uuid" });
+/**
+ * The hyphenated hex form only: ajv's `uuid` format also takes `urn:uuid:…`, which PostgreSQL's
+ * uuid type refuses (a 500 instead of a 400).
+ */
+export const Uuid = Type.String({
+  format: "uuid",
+  pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+});
+
+const B64 = "[A-Za-z0-9+/]";
+/** The canonical ending of base64 for a byte count ≡ 0, 1, 2 (mod 3): padding and unused bits pinned. */
+const B64_TAIL = ["", `${B64}[AQgw]==`, `${B64}{2}[AEIMQUYcgkosw048]=`] as const;
+/**
+ * Canonical base64 of `minBytes`..`maxBytes` bytes. A fixed size is pinned exactly, so the
+ * database's length constraints never see a wrong length; a range (a DER signature) is bounded by
+ * its text length and checked by the parser that reads it.
+ */
 export const Base64 = (minBytes: number, maxBytes: number) =>
   Type.String({
-    pattern: "^[A-Za-z0-9+/]*={0,2}$",
+    pattern:
+      minBytes === maxBytes
+        ? `^(?:${B64}{4}){${Math.floor(minBytes / 3)}}${B64_TAIL[minBytes % 3]}$`
+        : `^(?:${B64}{4})*(?:${B64_TAIL[1]}|${B64_TAIL[2]})?$`,
     minLength: 4 * Math.ceil(minBytes / 3),
     maxLength: 4 * Math.ceil(maxBytes / 3),
     contentEncoding: "base64",
   });
+
+/**
+ * Free text: no control characters (PostgreSQL refuses NUL in text, which would be a 500; the rest
+ * have no business in names and models and would garble logs and the console).
+ */
+export const Text = (minLength: number, maxLength: number) =>
+  Type.String({ minLength, maxLength, pattern: "^[^\\u0000-\\u001f\\u007f]*$" });
+
+/**
+ * RFC 3339 date-time that JavaScript's Date can represent: ajv's format admits the leap second
+ * `:60`, which `new Date` turns into an Invalid Date (a RangeError, a 500).
+ */
+export const DateTime = Type.String({
+  format: "date-time",
+  pattern: "^\\d{4}-\\d{2}-\\d{2}[Tt]\\d{2}:\\d{2}:[0-5]\\d",
+});
 export const Hex = (bytes: number) => Type.String({ pattern: `^[0-9a-fA-F]{${2 * bytes}}$` });
 export const Jwt = Type.String({
   minLength: 16,
@@ -50,8 +85,8 @@ export const DeviceInfo = Type.Object(
       Type.Literal("web"),
       Type.Literal("node"),
     ]),
-    model: Type.String({ minLength: 1, maxLength: 100 }),
-    appVersion: Type.String({ minLength: 1, maxLength: 50 }),
+    model: Text(1, 100),
+    appVersion: Text(1, 50),
   },
   { additionalProperties: false },
 );
@@ -87,9 +122,15 @@ export const PasswordReply = Type.Object({
 });
 export type PasswordReply = Static<typeof PasswordReply>;
 
+/** A user id, the `sub` of the user's tokens. */
+export const UserId = Type.String({
+  pattern: "^[A-Za-z0-9_.@-]{1,64}$",
+  description: "The `sub` of the user's tokens",
+});
+
 export const DevTokenBody = Type.Object(
   {
-    userId: Type.String({ minLength: 1, maxLength: 64 }),
+    userId: UserId,
     ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
   },
   { additionalProperties: false },
@@ -155,7 +196,7 @@ export const KtsResponseBody = Type.Object(
   {
     transactionId: Uuid,
     keyAttestation: Type.Object(
-      { signature: Base64(8, 72), issuedAt: Type.String({ format: "date-time" }) },
+      { signature: Base64(8, 72), issuedAt: DateTime },
       { additionalProperties: false },
     ),
   },
@@ -201,11 +242,12 @@ export const RevokeReply = Type.Object({ keyId: Uuid, state: Type.Literal("revok
 
 export const Vin = Type.String({ pattern: "^[A-Za-z0-9]{11,17}$" });
 export const Pin = Type.String({ pattern: "^[0-9]{4,8}$" });
+export const Email = Type.String({ format: "email", maxLength: 254 });
 
 export const PortalLinkBody = Type.Object(
   {
     vin: Vin,
-    email: Type.String({ format: "email", maxLength: 254 }),
+    email: Email,
     pin: Pin,
     replaceExisting: Type.Optional(Type.Boolean()),
   },
@@ -229,9 +271,9 @@ export type RedeemBody = Static<typeof RedeemBody>;
 
 export const NewUserBody = Type.Object(
   {
-    id: Type.String({ pattern: "^[A-Za-z0-9_.@-]{1,64}$", description: "The `sub` of the user's tokens" }),
-    email: Type.String({ format: "email", maxLength: 254 }),
-    displayName: Type.String({ minLength: 1, maxLength: 100 }),
+    id: UserId,
+    email: Email,
+    displayName: Text(1, 100),
     role: Type.Union([Type.Literal("customer"), Type.Literal("agent"), Type.Literal("admin")]),
   },
   { additionalProperties: false },
@@ -242,7 +284,7 @@ export const NewVehicleBody = Type.Object(
   {
     id: VehicleId,
     vin: Vin,
-    model: Type.String({ minLength: 1, maxLength: 100 }),
+    model: Text(1, 100),
     identityPublicKey: Base64(65, 65),
     policyFlags: Type.Integer({ minimum: 0, maximum: 255 }),
   },
@@ -250,14 +292,11 @@ export const NewVehicleBody = Type.Object(
 );
 export type NewVehicleBody = Static<typeof NewVehicleBody>;
 
-export const OwnershipBody = Type.Object(
-  { userId: Type.String({ minLength: 1, maxLength: 64 }), pin: Pin },
-  { additionalProperties: false },
-);
+export const OwnershipBody = Type.Object({ userId: UserId, pin: Pin }, { additionalProperties: false });
 export type OwnershipBody = Static<typeof OwnershipBody>;
 
 export const SubscriptionBody = Type.Object(
-  { userId: Type.String({ minLength: 1, maxLength: 64 }), validUntil: Type.String({ format: "date-time" }) },
+  { userId: UserId, validUntil: DateTime },
   { additionalProperties: false },
 );
 export type SubscriptionBody = Static<typeof SubscriptionBody>;

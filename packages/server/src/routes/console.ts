@@ -45,22 +45,17 @@ export function consoleContentSecurityPolicy(settings: Record<string, unknown>):
 /**
  * Serves the built web console: its files, index.html at `/` and at `/portal/redeem` (the e-mailed
  * link `PUBLIC_URL/portal/redeem#token=…` opens the console; `POST /portal/redeem` stays the API),
- * and its settings. Every reply of this scope carries the security headers.
+ * and its settings. Every reply of this scope carries the console's CSP in place of the API's (the
+ * other security headers come from helmet, for the whole server).
  */
 export async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): Promise<void> {
   const root = resolve(options.root);
   if (!existsSync(join(root, "index.html"))) {
     throw new ConfigError("console root", "has no index.html (build the web console first)");
   }
-  const headers = {
-    "content-security-policy": consoleContentSecurityPolicy(options.settings),
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
-    "cross-origin-opener-policy": "same-origin",
-  };
+  const csp = consoleContentSecurityPolicy(options.settings);
   app.addHook("onSend", async (_request, reply, payload) => {
-    reply.headers(headers);
+    reply.header("content-security-policy", csp);
     return payload;
   });
 

@@ -4,6 +4,7 @@ import { type BuildOptions, buildServer } from "../../src/app.ts";
 import { type DatabaseConfig, type Env, loadConfig } from "../../src/config.ts";
 import type { ProvisionMessage, RevokeMessage } from "../../src/vehicle-link/messages.ts";
 import { VehicleLinkClient } from "../../src/vehicle-link/vehicle-link-client.ts";
+import { AUDIENCE, ISSUER } from "./identity-provider.ts";
 
 /**
  * A full server for integration tests: the given database, the embedded broker on a free port,
@@ -51,3 +52,19 @@ export async function connectVehicle(app: FastifyInstance, vehicleId: string) {
 }
 
 export const DEVICE_INFO = { platform: "android", model: "Pixel 9", appVersion: "1.0.0" } as const;
+
+/** The environment of a production server that trusts `jwksUrl`'s keys; `env` adds or overrides. */
+export function productionEnv(jwksUrl: string, env: Env = {}): Env {
+  return {
+    PAIRKIT_MODE: "production",
+    JWT_ISSUER: ISSUER,
+    JWT_AUDIENCE: AUDIENCE,
+    JWT_JWKS_URL: jwksUrl,
+    // The test identity provider serves its keys on loopback without TLS.
+    JWT_JWKS_ALLOW_HTTP: "true",
+    KTS_PRIVATE_KEY: "11".repeat(32),
+    SMTP_URL: "smtp://127.0.0.1:9",
+    PORTAL_LINK_BASE: "https://cars.example.test/pair",
+    ...env,
+  };
+}
