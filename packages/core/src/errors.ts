@@ -44,10 +44,10 @@ export class ConfirmationError extends CryptoError {
   }
 }
 
-/** A DER signature is not strictly encoded, or r/s are out of range. */
+/** An ECDSA signature (DER, or P1363 r ‖ s) is not strictly encoded, or r/s are out of range. */
 export class SignatureEncodingError extends CryptoError {
   constructor(reason: string) {
-    super("INVALID_SIGNATURE_ENCODING", `DER signature: ${reason}`);
+    super("INVALID_SIGNATURE_ENCODING", `ECDSA signature: ${reason}`);
   }
 }
 

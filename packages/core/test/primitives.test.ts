@@ -1,6 +1,23 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DecryptionError, fromHex, InvalidLengthError, nobleCrypto, toHex, utf8 } from "../src/index.ts";
+import {
+  bigintToBytes,
+  concatBytes,
+  DecryptionError,
+  decodeDerSignature,
+  encodeDerSignature,
+  encodeScalar,
+  fromHex,
+  InvalidLengthError,
+  InvalidScryptParamsError,
+  nobleCrypto,
+  P256_ORDER,
+  SignatureEncodingError,
+  signatureFromCompact,
+  signatureToCompact,
+  toHex,
+  utf8,
+} from "../src/index.ts";
 import { nodeCrypto } from "../src/node/index.ts";
 import { backends } from "./backends.ts";
 
@@ -83,6 +100,72 @@ describe.each(backends)("AES-GCM failures ($name back-end)", (crypto) => {
   it("rejects wrong key and nonce lengths with InvalidLengthError", () => {
     expect(() => crypto.aesGcmEncrypt(new Uint8Array(31), nonce, sealed)).toThrow(InvalidLengthError);
     expect(() => crypto.aesGcmEncrypt(key, new Uint8Array(16), sealed)).toThrow(InvalidLengthError);
+  });
+});
+
+describe.each(backends)("argument checks, alike on both back-ends ($name back-end)", (crypto) => {
+  const empty = new Uint8Array(0);
+
+  it("HKDF refuses an output length outside 1..8160 with InvalidLengthError (Wycheproof HKDF tcId 25, 48, 74)", () => {
+    for (const length of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 8161]) {
+      expect(() => crypto.hkdfSha256(utf8("ikm"), empty, empty, length), String(length)).toThrow(
+        InvalidLengthError,
+      );
+    }
+    expect(crypto.hkdfSha256(utf8("ikm"), empty, empty, 8160)).toHaveLength(8160);
+  });
+
+  it("scrypt rejects parameters and output lengths outside the bounds with InvalidScryptParamsError", async () => {
+    const password = utf8("password");
+    const salt = utf8("NaCl-NaCl");
+    const bad: [Partial<{ N: number; r: number; p: number }>, number][] = [
+      [{ r: 0 }, 32],
+      [{ N: 3 }, 32],
+      [{ p: 0 }, 32],
+      [{ r: 1.5 }, 32],
+      [{ N: 2 ** 20, r: 9 }, 32],
+      [{}, 0],
+      [{}, 1025],
+      [{}, Number.NaN],
+    ];
+    for (const [change, dkLen] of bad) {
+      await expect(
+        crypto.scrypt(password, salt, { N: 16, r: 1, p: 1, ...change }, dkLen),
+        JSON.stringify([change, dkLen]),
+      ).rejects.toThrow(InvalidScryptParamsError);
+    }
+  });
+});
+
+describe("P1363 signatures (r ‖ s)", () => {
+  const message = utf8("pairkit");
+  const key = nobleCrypto.generateKeyPair();
+  const compact = signatureToCompact(decodeDerSignature(nobleCrypto.ecdsaSign(key.privateKey, message)));
+
+  it("must be exactly 64 bytes: a 65-byte r ‖ s ‖ extra is refused, not verified", () => {
+    for (const length of [0, 63, 65, 128]) {
+      const wrong = new Uint8Array(length);
+      wrong.set(compact.subarray(0, Math.min(64, length)));
+      expect(() => signatureFromCompact(wrong), String(length)).toThrow(InvalidLengthError);
+    }
+    for (const crypto of backends) {
+      expect(
+        crypto.ecdsaVerify(key.publicKey, message, encodeDerSignature(signatureFromCompact(compact))),
+      ).toBe(true);
+    }
+  });
+
+  it("has r and s in [1, n-1], as in DER", () => {
+    const n = encodeScalar(P256_ORDER - 1n);
+    for (const [r, s] of [
+      [new Uint8Array(32), compact.subarray(32)],
+      [compact.subarray(0, 32), new Uint8Array(32)],
+      [bigintToBytes(P256_ORDER, 32), compact.subarray(32)],
+      [compact.subarray(0, 32), bigintToBytes(P256_ORDER, 32)],
+    ] as const) {
+      expect(() => signatureFromCompact(concatBytes(r, s))).toThrow(SignatureEncodingError);
+    }
+    expect(signatureFromCompact(concatBytes(n, n))).toEqual({ r: P256_ORDER - 1n, s: P256_ORDER - 1n });
   });
 });
 

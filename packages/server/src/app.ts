@@ -170,7 +170,7 @@ export async function buildServer(
     }
     cleanups.push(() => link.close());
 
-    const mailer = await Mailer.create(db, config.mail);
+    const mailer = await Mailer.create(db, config.mail, (err) => log.warn({ err }, "smtp sink"));
     cleanups.push(() => mailer.close());
 
     const derivation = new DerivationQueue(config.derivation.concurrency, config.derivation.maxQueue);

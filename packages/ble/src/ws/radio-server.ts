@@ -50,6 +50,9 @@ export async function startRadioServer(options: RadioServerOptions = {}): Promis
     wss.once("listening", resolve);
     wss.once("error", reject);
   });
+  // Once listening, the only server errors are failed accepts (EMFILE…): that one client is
+  // lost and the server keeps listening. Without a listener the event would end the process.
+  wss.on("error", () => {});
   wss.on("connection", (socket) => new NodeSession(socket, radio));
   const { port, address } = wss.address() as AddressInfo;
   return {
@@ -64,6 +67,9 @@ export async function startRadioServer(options: RadioServerOptions = {}): Promis
 }
 
 type Handler = (m: WireFields) => Promise<WireObject | undefined>;
+/** Looked up by the client's `kind`: a Map, so no inherited name ("constructor", "__proto__") is a handler. */
+type Handlers = ReadonlyMap<string, Handler>;
+const NO_HANDLERS: Handlers = new Map();
 
 /** One socket: a central or a peripheral on the shared air, from its `hello` to its close. */
 class NodeSession {
@@ -89,6 +95,10 @@ class NodeSession {
       this.#receive(data.toString());
     });
     socket.on("close", () => this.#closed());
+    // A frame that breaks RFC 6455 (oversized, unmasked, RSV bit, bad opcode, invalid UTF-8):
+    // ws has already sent the close code (1009/1002/1007) and ends the socket, which "close"
+    // cleans up. The listener is what keeps the event from ending the whole process.
+    socket.on("error", () => {});
   }
 
   #receive(text: string): void {
@@ -114,12 +124,12 @@ class NodeSession {
   async #dispatch(m: WireFields): Promise<WireObject | undefined> {
     const kind = m.kind;
     if (kind === "hello") return this.#hello(m);
-    const handlers: Record<string, Handler> = this.#central
+    const handlers = this.#central
       ? this.#centralHandlers
       : this.#peripheral
         ? this.#peripheralHandlers
-        : {};
-    const handler = handlers[kind];
+        : NO_HANDLERS;
+    const handler = handlers.get(kind);
     if (!handler) {
       throw new RadioProtocolError(
         this.#central || this.#peripheral ? `unknown request ${kind}` : "the first request must be hello",
@@ -147,7 +157,7 @@ class NodeSession {
     return { nodeId: peripheral.id };
   }
 
-  readonly #centralHandlers: Record<string, Handler> = {
+  readonly #centralHandlers: Handlers = handlerMap({
     scan: async (m) => {
       const scanId = m.uint("scanId");
       if (this.#scans.has(scanId)) throw new RadioProtocolError(`scan ${scanId} is running`);
@@ -222,9 +232,9 @@ class NodeSession {
       await this.#client(m).disconnect();
       return undefined;
     },
-  };
+  });
 
-  readonly #peripheralHandlers: Record<string, Handler> = {
+  readonly #peripheralHandlers: Handlers = handlerMap({
     setServices: async (m) => {
       this.#services = decodeServices(m.list("services"));
       await this.#peripheral!.setServices(this.#services);
@@ -246,7 +256,7 @@ class NodeSession {
       await this.#server(m).disconnect();
       return undefined;
     },
-  };
+  });
 
   #accepted(connection: GattServerConnection): void {
     const connectionId = this.#nextConnection++;
@@ -318,6 +328,10 @@ class NodeSession {
     this.#writes.clear();
     this.#peripheral?.close();
   }
+}
+
+function handlerMap(handlers: Record<string, Handler>): Handlers {
+  return new Map(Object.entries(handlers));
 }
 
 function errorFields(error: unknown): WireObject {

@@ -38,7 +38,10 @@ export interface Crypto {
 
   sha256(data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
-  /** RFC 5869 HKDF-SHA256; an empty salt means HashLen zero bytes, as the RFC says. */
+  /**
+   * RFC 5869 HKDF-SHA256; an empty salt means HashLen zero bytes, as the RFC says. `length` is an
+   * integer in 1..8160 (`InvalidLengthError` otherwise).
+   */
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
 
   /** AES-GCM with a 12-byte nonce; returns ciphertext ‖ 16-byte tag. Key: 16 or 32 bytes. */
@@ -48,7 +51,10 @@ export interface Crypto {
   /** RFC 4493 AES-CMAC (16-byte tag); key 16 or 32 bytes. */
   aesCmac(key: Uint8Array, data: Uint8Array): Uint8Array;
 
-  /** RFC 7914 scrypt. */
+  /**
+   * RFC 7914 scrypt. Parameters that break RFC 7914, need over 1 GiB, or a dkLen outside 1..1024
+   * reject with `InvalidScryptParamsError`.
+   */
   scrypt(
     password: Uint8Array,
     salt: Uint8Array,

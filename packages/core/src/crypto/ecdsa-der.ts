@@ -1,4 +1,4 @@
-import { bigintToBytes, bytesToBigint, concatBytes } from "../bytes.ts";
+import { bigintToBytes, bytesToBigint, concatBytes, expectLength } from "../bytes.ts";
 import { SignatureEncodingError } from "../errors.ts";
 import { P256_ORDER } from "./p256.ts";
 
@@ -39,9 +39,7 @@ function readInteger(der: Uint8Array, offset: number, name: string): [bigint, nu
   if (body[0] === 0 && (length === 1 || !(body[1]! & 0x80))) {
     throw new SignatureEncodingError(`${name} has a superfluous leading zero`);
   }
-  const value = bytesToBigint(body);
-  if (value < 1n || value >= P256_ORDER) throw new SignatureEncodingError(`${name} out of range`);
-  return [value, start + length];
+  return [checkRange(bytesToBigint(body), name), start + length];
 }
 
 export function encodeDerSignature({ r, s }: EcdsaSignature): Uint8Array {
@@ -63,6 +61,16 @@ export function signatureToCompact({ r, s }: EcdsaSignature): Uint8Array {
   return concatBytes(bigintToBytes(r, 32), bigintToBytes(s, 32));
 }
 
+/** Reads r ‖ s (IEEE P1363): exactly 64 bytes, r and s in [1, n-1], like the DER form. */
 export function signatureFromCompact(compact: Uint8Array): EcdsaSignature {
-  return { r: bytesToBigint(compact.subarray(0, 32)), s: bytesToBigint(compact.subarray(32, 64)) };
+  expectLength(compact, 64, "P1363 ECDSA signature");
+  return {
+    r: checkRange(bytesToBigint(compact.subarray(0, 32)), "r"),
+    s: checkRange(bytesToBigint(compact.subarray(32, 64)), "s"),
+  };
+}
+
+function checkRange(value: bigint, name: string): bigint {
+  if (value < 1n || value >= P256_ORDER) throw new SignatureEncodingError(`${name} out of range`);
+  return value;
 }

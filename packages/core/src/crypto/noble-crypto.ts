@@ -7,6 +7,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "@noble/hashes/utils.js";
 import { expectLength } from "../bytes.ts";
 import { AbortedError, DecryptionError, InvalidLengthError } from "../errors.ts";
+import { checkHkdfLength, checkScryptArguments } from "./argument-checks.ts";
 import type { Crypto, P256Group, P256KeyPair, ScryptOptions, ScryptParams } from "./crypto.ts";
 import {
   decodeDerSignature,
@@ -40,7 +41,10 @@ export const nobleCrypto: Crypto = {
   randomBytes: (length) => randomBytes(length),
   sha256: (data) => sha256(data),
   hmacSha256: (key, data) => hmac(sha256, key, data),
-  hkdfSha256: (ikm, salt, info, length) => hkdf(sha256, ikm, salt, info, length),
+  hkdfSha256(ikm, salt, info, length) {
+    checkHkdfLength(length);
+    return hkdf(sha256, ikm, salt, info, length);
+  },
 
   aesGcmEncrypt(key, nonce, plaintext, aad) {
     expectAesKey(key, "AES-GCM key");
@@ -71,6 +75,7 @@ export const nobleCrypto: Crypto = {
     dkLen: number,
     options?: ScryptOptions,
   ) {
+    checkScryptArguments(params, dkLen);
     const { signal, onProgress } = options ?? {};
     signal?.throwIfAborted();
     try {

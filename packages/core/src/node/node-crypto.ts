@@ -16,6 +16,7 @@ import {
 } from "node:crypto";
 import { normalizeZ } from "@noble/curves/abstract/curve.js";
 import { bytesToBigint, concatBytes, expectLength } from "../bytes.ts";
+import { checkHkdfLength, checkScryptArguments } from "../crypto/argument-checks.ts";
 import type { Crypto, P256Group, P256Point } from "../crypto/crypto.ts";
 import { decodeDerSignature } from "../crypto/ecdsa-der.ts";
 import { nobleCrypto, nobleGroup } from "../crypto/noble-crypto.ts";
@@ -208,8 +209,7 @@ export const nodeGroup: P256Group = {
  * which costs more than the two or three HMACs SPAKE2+ and the session keys need.
  */
 function hkdfWithHmac(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  if (!Number.isInteger(length) || length < 1 || length > 255 * 32)
-    throw new InvalidLengthError("HKDF output", "1..8160", length);
+  checkHkdfLength(length);
   const prk = createHmac("sha256", salt.length > 0 ? salt : new Uint8Array(32))
     .update(ikm)
     .digest();
@@ -263,7 +263,8 @@ export const nodeCrypto: Crypto = {
 
   aesCmac: nobleCrypto.aesCmac,
 
-  scrypt(password, salt, params, dkLen, options) {
+  async scrypt(password, salt, params, dkLen, options) {
+    checkScryptArguments(params, dkLen);
     const { signal, onProgress } = options ?? {};
     signal?.throwIfAborted();
     // node:crypto's default maxmem (32 MiB) is exactly 128·N·r for N=32768, r=8, which its

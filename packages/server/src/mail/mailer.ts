@@ -35,7 +35,8 @@ export class Mailer {
     this.#sink = sink;
   }
 
-  static async create(db: Db, config: MailConfig): Promise<Mailer> {
+  /** `onError` hears the development sink's connection errors (a client reset mid-transaction…). */
+  static async create(db: Db, config: MailConfig, onError: (error: Error) => void): Promise<Mailer> {
     if (config.kind === "smtp")
       return new Mailer(db, nodemailer.createTransport(config.url), config.from, undefined);
     const messages: SinkMessage[] = [];
@@ -59,6 +60,8 @@ export class Mailer {
         });
       },
     });
+    // smtp-server re-emits a connection's socket error on the server; unheard, it would end the process.
+    server.on("error", onError);
     const listener = server.listen(config.port, config.host);
     await once(listener, "listening");
     const { port } = listener.address() as { port: number };

@@ -77,6 +77,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const server: Server = createServer(broker.handle);
   server.listen(options.port, options.host);
   await once(server, "listening");
+  // Listening, the server only errs on a failed accept (EMFILE under a connection flood): that
+  // client is lost, the broker goes on. Unheard, the event would end the process.
+  server.on("error", (error) => options.onError?.(error));
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("broker: no TCP address");
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
