@@ -17,6 +17,20 @@ export function parsePositiveInteger(value: string): number {
   return n;
 }
 
+/**
+ * An ATT MTU to offer, [23, 517] (Bluetooth Core Vol 3 Part F §3.2.8; docs/radio.md `hello.mtu`).
+ * The link uses the smaller of the two offers (docs/protocol.md §2.1).
+ */
+export function parseAttMtu(value: string): number {
+  const mtu = Number(value);
+  if (!Number.isInteger(mtu) || mtu < 23 || mtu > 517)
+    throw new InvalidArgumentError("not an ATT MTU (23–517)");
+  return mtu;
+}
+
+/** What a central offers unless told otherwise: the maximum, as docs/protocol.md §2.1 says. */
+export const DEFAULT_ATT_MTU = 517;
+
 /** A flag's default from the environment, checked like the flag: a bad value names the variable. */
 export function envDefault<T>(
   env: NodeJS.ProcessEnv,

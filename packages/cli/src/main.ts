@@ -1,5 +1,13 @@
 import { Command, CommanderError, Option } from "commander";
-import { envDefault, parseHttpUrl, parsePort, parsePositiveInteger, parseWsUrl } from "./args.ts";
+import {
+  DEFAULT_ATT_MTU,
+  envDefault,
+  parseAttMtu,
+  parseHttpUrl,
+  parsePort,
+  parsePositiveInteger,
+  parseWsUrl,
+} from "./args.ts";
 import { runAuditVerify } from "./audit.ts";
 import { type CardOptions, runCard } from "./card.ts";
 import { runCryptoDemo } from "./crypto-demo.ts";
@@ -94,6 +102,10 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number)
     new Option("--server <url>", "pairing server (env PAIRKIT_SERVER_URL)")
       .argParser(parseHttpUrl)
       .default(envDefault(env, "PAIRKIT_SERVER_URL", parseHttpUrl) ?? "http://127.0.0.1:8080");
+  const mtuOption = () =>
+    new Option("--mtu <bytes>", "ATT MTU the phone offers; the link uses the smaller of both offers")
+      .argParser(parseAttMtu)
+      .default(DEFAULT_ATT_MTU);
   const radioOption = () =>
     new Option("--radio <url>", "WebSocket radio (env PAIRKIT_RADIO_URL)")
       .argParser(parseWsUrl)
@@ -107,6 +119,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number)
     .requiredOption("--vehicle <id>", "vehicle to pair with, e.g. VH-DEMO-1")
     .addOption(serverOption())
     .addOption(radioOption())
+    .addOption(mtuOption())
     .option("--user <id>", "seeded user to get a development token for (otherwise env PAIRKIT_TOKEN)")
     .option("--store <file>", "the phone's secure element file, encrypted at rest", "phone-se.json")
     .option("--device-id <id>", "this phone's device id (SPAKE2+ idProver)", "pairkit-cli")
@@ -122,6 +135,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number)
     .requiredOption("--vehicle <id>", "vehicle to open, e.g. VH-DEMO-1")
     .addOption(serverOption())
     .addOption(radioOption())
+    .addOption(mtuOption())
     .option("--store <file>", "the phone's secure element file that pairkit pair filled", "phone-se.json")
     .option("--trust-anchor <file>", "carmaker root certificate (DER); default: GET /dev/trust-anchors")
     .action(async (o: UnlockOptions) => setExitCode(await runUnlock(o, env, process.stdout)));

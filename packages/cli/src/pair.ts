@@ -7,6 +7,7 @@ import { ConfigError } from "@pairkit/server";
 import { readArgumentFile } from "./args.ts";
 import { EXIT } from "./exit-codes.ts";
 import { CliPhone } from "./phone.ts";
+import { eraseSupersededKeys } from "./phone-keys.ts";
 import { ServerClient } from "./server-client.ts";
 
 export interface PairOptions {
@@ -24,6 +25,8 @@ export interface PairOptions {
   readonly trustAnchor?: string;
   /** Where to write the frame trace of this run. */
   readonly trace?: string;
+  /** The ATT MTU the phone offers (docs/protocol.md §2.1). */
+  readonly mtu: number;
 }
 
 /**
@@ -48,7 +51,7 @@ export async function runPair(
     secret: await secureElementSecret(options.store, env),
   });
   const recorder = new FrameTraceRecorder({ label: `pairkit pair ${options.vehicle}` });
-  const central = await openRadioCentral(options.radio, { mtu: 185 });
+  const central = await openRadioCentral(options.radio, { mtu: options.mtu });
   try {
     const phone = new CliPhone({
       crypto: nodeCrypto,
@@ -74,6 +77,8 @@ export async function runPair(
       `paired with ${options.vehicle}: key ${keyId}, attested ${paired.key.attested ? "yes" : "no"}\n`,
     );
     out.write(`key kept in ${options.store}\n`);
+    for (const old of await eraseSupersededKeys(secureElement, options.vehicle, paired.key.keyId))
+      out.write(`superseded key ${toHex(old.keyId)} erased from ${options.store}\n`);
     if (!options.unlock) return EXIT.OK;
     const unlocked = await phone.unlock(options.vehicle, paired.key.keyId);
     if (!unlocked.ok) {

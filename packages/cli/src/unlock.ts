@@ -5,6 +5,7 @@ import { readArgumentFile } from "./args.ts";
 import { EXIT } from "./exit-codes.ts";
 import { secureElementSecret } from "./pair.ts";
 import { unlockVehicle } from "./phone.ts";
+import { currentKeyFor } from "./phone-keys.ts";
 import { ServerClient } from "./server-client.ts";
 
 export interface UnlockOptions {
@@ -15,6 +16,8 @@ export interface UnlockOptions {
   readonly store: string;
   /** A carmaker root certificate (DER); otherwise the server's development trust anchors. */
   readonly trustAnchor?: string;
+  /** The ATT MTU the phone offers (docs/protocol.md §2.1). */
+  readonly mtu: number;
 }
 
 /**
@@ -31,7 +34,7 @@ export async function runUnlock(
     crypto: nodeCrypto,
     secret: await secureElementSecret(options.store, env),
   });
-  const endpoint = (await secureElement.listEndpoints()).find((e) => e.vehicleId === options.vehicle);
+  const endpoint = await currentKeyFor(secureElement, options.vehicle);
   if (!endpoint) {
     out.write(`no key for ${options.vehicle} in ${options.store} (pair first: pairkit pair)\n`);
     return EXIT.FAILURE;
@@ -39,7 +42,7 @@ export async function runUnlock(
   const trustAnchors = options.trustAnchor
     ? [new Uint8Array(await readArgumentFile(options.trustAnchor, "--trust-anchor"))]
     : await new ServerClient(options.server).trustAnchors();
-  const central = await openRadioCentral(options.radio, { mtu: 185 });
+  const central = await openRadioCentral(options.radio, { mtu: options.mtu });
   try {
     const unlocked = await unlockVehicle({
       crypto: nodeCrypto,

@@ -137,6 +137,41 @@ describe("pairkit serve", () => {
     expect(opened.stderr).toBe("");
     expect(opened.stdout).toContain(`unlocked VH-DEMO-1 with key ${keyId}`);
     expect(opened.status).toBe(0);
+    // Re-pairing into the same store replaces the key: `unlock` then uses the new one, and the
+    // superseded key (revoked by the backend) is gone from the store.
+    const repair = spawnSync(
+      tsx,
+      [
+        main,
+        "pair",
+        "--server",
+        again,
+        "--radio",
+        radioAgain,
+        "--user",
+        "alice",
+        "--vehicle",
+        "VH-DEMO-1",
+      ].concat([
+        "--trust-anchor",
+        root,
+        "--store",
+        join(dataDir, "phone.json"),
+        "--replace-existing",
+        "--mtu",
+        "517",
+      ]),
+      { encoding: "utf8", timeout: 120_000, cwd: dataDir },
+    );
+    expect(repair.stderr).toBe("");
+    expect(repair.status).toBe(0);
+    const newKeyId = /paired with VH-DEMO-1: key ([0-9a-f]{32})/.exec(repair.stdout)![1];
+    expect(newKeyId).not.toBe(keyId);
+    expect(repair.stdout).toContain(`superseded key ${keyId} erased`);
+    const reopened = unlock("VH-DEMO-1");
+    expect(reopened.stderr).toBe("");
+    expect(reopened.stdout).toContain(`unlocked VH-DEMO-1 with key ${newKeyId}`);
+    expect(reopened.status).toBe(0);
     const none = unlock("VH-DEMO-2");
     expect(none.stdout).toContain("no key for VH-DEMO-2");
     expect(none.status).toBe(1);

@@ -20,7 +20,9 @@ export const MAX_DESCRIPTOR_LENGTH = 8192;
 const MAX_CHAIN_LENGTH = 4;
 const MAX_CERTIFICATE_LENGTH = 2048;
 const MAX_TEXT_LENGTH = 64;
-const KEYS = new Set(["v", "model", "trim", "year", "certChain"]);
+/** docs/protocol.md §3.5: the only keys, in the only order they may appear. */
+const KEY_ORDER = ["v", "model", "trim", "year", "certChain"] as const;
+const KEYS = new Set<string>(KEY_ORDER);
 
 // Plain maps with text keys, byte strings untagged: what any CBOR library in any language reads.
 const cbor = new Encoder({
@@ -72,7 +74,14 @@ function checkDescriptor(value: unknown): VehicleDescriptor {
   if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array)
     fail("must be a map");
   const map = value as Record<string, unknown>;
-  for (const key of Object.keys(map)) if (!KEYS.has(key)) fail(`unknown key "${key.slice(0, 16)}"`);
+  const keys = Object.keys(map);
+  for (const key of keys) if (!KEYS.has(key)) fail(`unknown key "${key.slice(0, 16)}"`);
+  // Re-encoding keeps the received order, so it cannot catch this; the order is part of the
+  // deterministic encoding every implementation must produce. (No known key is integer-like,
+  // so Object.keys returns them in the order they were decoded.)
+  const expected = KEY_ORDER.filter((key) => key in map);
+  if (keys.some((key, i) => key !== expected[i]))
+    fail(`keys must appear in the order ${KEY_ORDER.join(", ")}`);
   if (map.v !== DESCRIPTOR_VERSION) fail(`v must be ${DESCRIPTOR_VERSION}`);
   const model = text(map.model, "model", false)!;
   const trim = text(map.trim, "trim", true);

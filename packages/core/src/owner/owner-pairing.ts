@@ -323,22 +323,29 @@ class PhoneOwnerPairing {
       }),
       signal,
     );
-    const confirmed = api.confirmConfig(
-      { transactionId, configDigest, endpointIdHash: endpoint.keyId, seStatus: 0 },
-      signal ? { signal } : {},
-    );
-    confirmed.catch(() => {});
 
-    // Finalization
+    // Finalization. The key exists only once all three parties hold it (docs/protocol.md §3.7):
+    // the vehicle says it stored the endpoint (OP_CONTROL_FLOW success), then the backend records
+    // it — and revokes the key it replaces. Until then any failure erases the endpoint here and
+    // the ERROR we send makes the vehicle forget it too; the backend never heard of it.
     await this.#enter("finalize", OwnerPhase.FINALIZE);
     const finalDeadline = new Deadline(this.#clock, OwnerTimeouts.response, "OP_CONTROL_FLOW");
     const control = decodeOpControlFlow(
       await m.receive(OwnerFrameType.OP_CONTROL_FLOW, OwnerPhase.FINALIZE, finalDeadline, signal),
     );
     if (control.p1 !== ControlFlow.END || control.p2 !== ControlFlow.SUCCESS)
-      throw this.#error(OwnerErrorCode.ENDPOINT_FAILED, "vehicle ended pairing without success", false);
+      // 0x91: the vehicle did not store the endpoint and has ended the exchange; it gets no ERROR back.
+      throw new OwnerProtocolError(
+        OwnerPhase.FINALIZE,
+        OwnerErrorCode.ENDPOINT_FAILED,
+        `vehicle ended pairing without success (OP_CONTROL_FLOW ${toHex(Uint8Array.of(control.p1, control.p2))})`,
+        { fromPeer: true },
+      );
+    const { ktsEndpointUrl } = await api.confirmConfig(
+      { transactionId, configDigest, endpointIdHash: endpoint.keyId, seStatus: 0 },
+      signal ? { signal } : {},
+    );
     this.#paired = true;
-    const { ktsEndpointUrl } = await confirmed;
 
     // Attestation: the key works without it; a KTS failure only leaves it owed.
     await this.#enter("attestation", OwnerPhase.FINALIZE);
@@ -441,8 +448,11 @@ class PhoneOwnerPairing {
       reported.retryAllowed && this.#remainingAttempts === 0 && !reported.fromPeer
         ? new OwnerProtocolError(reported.phaseNumber, reported.wireCode, reported.message, { cause: error })
         : reported;
-    await this.#messenger.reportError(failure);
-    // Nothing half-paired survives: the endpoint goes unless the vehicle already stored it.
+    // Once paired, all three parties hold the key: an ERROR now would make the vehicle drop it
+    // (§3.7), so a local failure after that point (storing the attestation, sending
+    // SIG_BITMAP_UPDATE) is not reported; the vehicle keeps the key, unattested.
+    if (!this.#paired) await this.#messenger.reportError(failure);
+    // Nothing half-paired survives: the endpoint goes unless all three parties hold it.
     if (this.#createdKeyId && !this.#paired)
       await this.#o.secureElement.deleteEndpoint(this.#createdKeyId).catch(() => false);
     await this.#o.log

@@ -316,6 +316,18 @@ describe("schema checks beyond framing", () => {
     expect(decodeDescriptor(good).model).toBe("X");
   });
 
+  it("descriptor: keys out of the §3.5 order are refused, even in otherwise canonical CBOR", () => {
+    const text = (s: string) => [0x60 + s.length, ...new TextEncoder().encode(s)];
+    const v = [...text("v"), 0x01];
+    const model = [...text("model"), ...text("X")];
+    const year = [...text("year"), 0x19, 0x07, 0xea]; // 2026
+    const chain = [...text("certChain"), 0x81, 0x41, 0x01];
+    const map = (...entries: number[][]) => Uint8Array.from([0xa0 + entries.length, ...entries.flat()]);
+    expect(decodeDescriptor(map(v, model, year, chain))).toMatchObject({ model: "X", modelYear: 2026 });
+    for (const misordered of [map(model, v, chain), map(v, model, chain, year), map(chain, v, model)])
+      expect(() => decodeDescriptor(misordered)).toThrow(/order/);
+  });
+
   it("mailbox: duplicate, out-of-order and unknown tags are refused", () => {
     const good = encodeMailbox({
       privateMailbox: { offset: 1, size: 2 },

@@ -244,29 +244,37 @@ export class VehiclePairingSession {
       OwnerFrameType.OP_CONTROL_FLOW,
       encodeOpControlFlow({ p1: ControlFlow.END, p2: ControlFlow.SUCCESS }),
     );
-    let attested = false;
+    const waitMs = this.vehicle.options.attestationWaitMs ?? ATTESTATION_WAIT_MS;
+    const wait = new Deadline(clock, waitMs, "SIG_BITMAP_UPDATE", waitMs);
+    let signaling: Uint8Array | undefined;
     try {
-      attested = await this.#receiveSignaling(keyId, keys.krmac);
+      signaling = await m.receive(OwnerFrameType.SIG_BITMAP_UPDATE, OwnerPhase.FINALIZE, wait);
     } catch (error) {
-      // The key is paired either way; a bad receipt or attestation only leaves it unattested.
-      await m.reportError(toOwnerProtocolError(error, OwnerPhase.FINALIZE));
+      if (error instanceof OwnerProtocolError && error.fromPeer) {
+        // The phone did not keep the key (no OP_CONTROL_FLOW reached it, or the backend refused
+        // it) and has erased it: the vehicle forgets it too, so no party holds half a key (§3.7).
+        this.vehicle.endpoints.remove(keyId);
+        this.vehicle.emit({ type: "discarded", sessionId, keyId });
+        return { kind: "failed", error };
+      }
+      // Silence, a lost link or a broken message: the phone may hold the key, so it stays, unattested.
+      if (!(error instanceof TimeoutError || error instanceof TransportError))
+        await m.reportError(toOwnerProtocolError(error, OwnerPhase.FINALIZE));
     }
+    let attested = false;
+    if (signaling)
+      try {
+        attested = this.#acceptSignaling(keyId, keys.krmac, signaling);
+      } catch (error) {
+        // A bad receipt or attestation only leaves the key unattested.
+        await m.reportError(toOwnerProtocolError(error, OwnerPhase.FINALIZE));
+      }
     return { kind: "paired", keyId, attested };
   }
 
-  /** SIG_BITMAP_UPDATE; a phone that goes quiet leaves the key paired but unattested. */
-  async #receiveSignaling(keyId: Uint8Array, krmac: Uint8Array): Promise<boolean> {
-    const { crypto, clock } = this.vehicle;
-    const waitMs = this.vehicle.options.attestationWaitMs ?? ATTESTATION_WAIT_MS;
-    const wait = new Deadline(clock, waitMs, "SIG_BITMAP_UPDATE", waitMs);
-    let payload: Uint8Array;
-    try {
-      payload = await this.m.receive(OwnerFrameType.SIG_BITMAP_UPDATE, OwnerPhase.FINALIZE, wait);
-    } catch (error) {
-      const quiet = error instanceof TimeoutError || error instanceof TransportError;
-      if (quiet || (error instanceof OwnerProtocolError && error.fromPeer)) return false;
-      throw error;
-    }
+  /** SIG_BITMAP_UPDATE: the receipt, then the KTS attestation when the phone says it has one. */
+  #acceptSignaling(keyId: Uint8Array, krmac: Uint8Array, payload: Uint8Array): boolean {
+    const { crypto } = this.vehicle;
     const update = decodeSigBitmapUpdate(payload);
     const expected = crypto.hmacSha256(
       krmac,

@@ -48,6 +48,8 @@ export type VehicleEvent =
       readonly keyId: Uint8Array;
       readonly endpointPublicKey: Uint8Array;
     }
+  /** The phone reported a failure before SIG_BITMAP_UPDATE: it erased the key, so did the vehicle. */
+  | { readonly type: "discarded"; readonly sessionId: string; readonly keyId: Uint8Array }
   | { readonly type: "attested"; readonly keyId: Uint8Array }
   | { readonly type: "revoked"; readonly keyId: Uint8Array }
   | { readonly type: "unlocked"; readonly keyId: Uint8Array }

@@ -5,12 +5,15 @@ import { join } from "node:path";
 import { centralVehicleConnector, SimRadio } from "@pairkit/ble";
 import {
   ApiError,
+  createMemoryLinkPair,
   HttpPairingApi,
   MemoryKeychain,
   MemoryPairingLog,
   nobleCrypto,
   OwnerErrorCode,
+  OwnerFrameType,
   pairOwnerVehicle,
+  runOwnerPairing,
   runStandardTransaction,
   SoftwareSecureElement,
   TransportError,
@@ -28,6 +31,7 @@ import {
   VehicleSimulator,
 } from "../../src/vehicle/index.ts";
 import { MqttVehicleProvisioning } from "../../src/vehicle/mqtt-provisioning.ts";
+import { interceptedLinks } from "./fixture.ts";
 
 const crypto = nobleCrypto;
 const VEHICLE_ID = DEMO.vehicles.alices.id;
@@ -95,10 +99,14 @@ interface PasswordReply {
   scrypt: { N: number; r: number; p: number };
 }
 
-async function requestPassword(token: string, replaceExisting = false): Promise<PasswordReply> {
+async function requestPassword(
+  token: string,
+  replaceExisting = false,
+  vehicleId: string = VEHICLE_ID,
+): Promise<PasswordReply> {
   const reply = await http<PasswordReply>("/pairing/password/request", {
     token,
-    body: { vehicleId: VEHICLE_ID, deviceInfo: DEVICE_INFO, ...(replaceExisting ? { replaceExisting } : {}) },
+    body: { vehicleId, deviceInfo: DEVICE_INFO, ...(replaceExisting ? { replaceExisting } : {}) },
   });
   expect(reply.status, JSON.stringify(reply.body)).toBe(200);
   return reply.body;
@@ -110,6 +118,52 @@ async function sessionRow(sessionId: string) {
     .select(["status", "attemptCount", "maxAttempts"])
     .where("sessionId", "=", sessionId)
     .executeTakeFirstOrThrow();
+}
+
+/**
+ * A vehicle simulator with its own identity key and certificate, registered with the server in
+ * dev mode and on the vehicle link over MQTT.
+ */
+async function startMqttVehicle(vehicleId: string) {
+  const ca = createCarmakerCa(crypto, { now: Date.now() });
+  const identityKey = crypto.generateKeyPair();
+  const certificate = issueVehicleCertificate(crypto, ca, {
+    vehicleId,
+    publicKey: identityKey.publicKey,
+    now: Date.now(),
+  });
+  const kts = await http<{ publicKey: string }>("/kts/public-key");
+  const ktsPublicKey = new Uint8Array(Buffer.from(kts.body.publicKey, "base64"));
+  const credentials = await http<{ mqttUrl: string; password: string }>(
+    `/dev/vehicles/${vehicleId}/credentials`,
+    { body: { identityPublicKey: Buffer.from(identityKey.publicKey).toString("base64") } },
+  );
+  expect(credentials.status).toBe(200);
+  let link: MqttVehicleProvisioning | undefined;
+  const events: VehicleEvent[] = [];
+  const vehicle = new VehicleSimulator({
+    crypto,
+    identity: { vehicleId, keyPair: identityKey, certificateChain: [certificate] },
+    descriptor: { model: "e2e" },
+    mailbox: {
+      privateMailbox: { offset: 0, size: 256 },
+      confidentialMailbox: { offset: 256, size: 128 },
+      signalingBitmapOffset: 384,
+      keyAttestationOffset: 400,
+    },
+    policyFlags: 0b011,
+    ktsPublicKey,
+    onEvent: (event) => {
+      events.push(event);
+      link?.onVehicleEvent(event);
+    },
+  });
+  link = await MqttVehicleProvisioning.connect(vehicle, {
+    url: credentials.body.mqttUrl,
+    vehicleId,
+    password: credentials.body.password,
+  });
+  return { ca, ktsPublicKey, events, vehicle, link };
 }
 
 describe("HttpPairingApi against the real server", () => {
@@ -151,45 +205,7 @@ describe("HttpPairingApi against the real server", () => {
 
 describe("phone SDK ↔ server ↔ vehicle simulator (MQTT) over the simulated BLE radio", () => {
   it("pairs through the server, unlocks, counts a wrong password on both sides, and honours a revocation", async () => {
-    // The vehicle: its own identity key and certificate, registered with the server in dev mode.
-    const ca = createCarmakerCa(crypto, { now: Date.now() });
-    const identityKey = crypto.generateKeyPair();
-    const certificate = issueVehicleCertificate(crypto, ca, {
-      vehicleId: VEHICLE_ID,
-      publicKey: identityKey.publicKey,
-      now: Date.now(),
-    });
-    const kts = await http<{ publicKey: string }>("/kts/public-key");
-    const ktsPublicKey = new Uint8Array(Buffer.from(kts.body.publicKey, "base64"));
-    const credentials = await http<{ mqttUrl: string; password: string }>(
-      `/dev/vehicles/${VEHICLE_ID}/credentials`,
-      { body: { identityPublicKey: Buffer.from(identityKey.publicKey).toString("base64") } },
-    );
-    expect(credentials.status).toBe(200);
-    let link: MqttVehicleProvisioning | undefined;
-    const events: VehicleEvent[] = [];
-    const vehicle = new VehicleSimulator({
-      crypto,
-      identity: { vehicleId: VEHICLE_ID, keyPair: identityKey, certificateChain: [certificate] },
-      descriptor: { model: DEMO.vehicles.alices.model },
-      mailbox: {
-        privateMailbox: { offset: 0, size: 256 },
-        confidentialMailbox: { offset: 256, size: 128 },
-        signalingBitmapOffset: 384,
-        keyAttestationOffset: 400,
-      },
-      policyFlags: 0b011,
-      ktsPublicKey,
-      onEvent: (event) => {
-        events.push(event);
-        link?.onVehicleEvent(event);
-      },
-    });
-    link = await MqttVehicleProvisioning.connect(vehicle, {
-      url: credentials.body.mqttUrl,
-      vehicleId: VEHICLE_ID,
-      password: credentials.body.password,
-    });
+    const { ca, ktsPublicKey, events, vehicle, link } = await startMqttVehicle(VEHICLE_ID);
 
     const radio = new SimRadio({ connectionIntervalMs: 5 });
     const outcomes: VehicleSessionOutcome[] = [];
@@ -314,6 +330,88 @@ describe("phone SDK ↔ server ↔ vehicle simulator (MQTT) over the simulated B
       await expect.poll(() => events.at(-1)?.type).toBe("denied");
     } finally {
       await stopAdvertising();
+      await link.close();
+      vehicle.destroy();
+    }
+  }, 60_000);
+});
+
+describe("a re-pairing that fails at finalization (real server, vehicle on MQTT)", () => {
+  it("without OP_CONTROL_FLOW the new key exists nowhere and the old key stays active and opens the car", async () => {
+    const vehicleId = DEMO.vehicles.alicesSecond.id;
+    const { ca, ktsPublicKey, vehicle, link, events } = await startMqttVehicle(vehicleId);
+    const token = await tokenFor("alice");
+    const api = new HttpPairingApi({ baseUrl: server.url, token: () => token });
+    const phone = (password: PasswordReply) => ({
+      crypto,
+      bootstrap: {
+        sessionId: password.sessionId,
+        password: password.pairingPassword,
+        scrypt: password.scrypt,
+        vehicleId,
+      },
+      deviceId: utf8("e2e-phone"),
+      trustAnchors: [ca.certificate],
+      secureElement: SoftwareSecureElement.inMemory(crypto),
+      keychain: new MemoryKeychain(),
+      log: new MemoryPairingLog(),
+      api,
+      ktsPublicKey,
+    });
+    const listKeys = async () =>
+      (
+        await http<{ keys: { keyId: string; vehicleId: string; state: string }[] }>("/keys", { token })
+      ).body.keys
+        .filter((k) => k.vehicleId === vehicleId && k.state !== "revoked")
+        .map((k) => k.state);
+    try {
+      // The owner's current key.
+      const owner = phone(await requestPassword(token, false, vehicleId));
+      const [ownerLink, ownerVehicleLink] = createMemoryLinkPair();
+      const [paired] = await Promise.all([
+        runOwnerPairing({ ...owner, link: ownerLink }),
+        vehicle.serve(ownerVehicleLink),
+      ]);
+      if (!paired.ok) throw new Error(`pairing failed: ${paired.error.phase} ${paired.error.code}`);
+      expect(await listKeys()).toEqual(["active"]);
+
+      // A replacing device: the vehicle stores its endpoint and sends OP_CONTROL_FLOW, which is lost.
+      const replacing = phone(await requestPassword(token, true, vehicleId));
+      const links = interceptedLinks((direction, message) =>
+        direction === "toPhone" && message.type === OwnerFrameType.OP_CONTROL_FLOW ? undefined : message,
+      );
+      const [failed, outcome] = await Promise.all([
+        runOwnerPairing({ ...replacing, link: links.phone }),
+        vehicle.serve(links.vehicle),
+      ]);
+      expect(failed).toMatchObject({ ok: false, error: { phase: "finalize", code: "TIMEOUT" } });
+      expect(outcome.kind).toBe("failed");
+      // The phone erased its endpoint, the vehicle forgot it, the backend never recorded it.
+      expect(await replacing.secureElement.listEndpoints()).toEqual([]);
+      expect(events.filter((e) => e.type === "discarded")).toHaveLength(1);
+      expect(vehicle.endpoints.list().map((e) => toHex(e.keyId))).toEqual([toHex(paired.key.keyId)]);
+      expect(await listKeys()).toEqual(["active"]);
+      const [stillOwner] = await server.app.services.db
+        .selectFrom("digitalKeys")
+        .select("keyMaterialHash")
+        .where("vehicleId", "=", vehicleId)
+        .where("state", "=", "active")
+        .execute();
+      expect(stillOwner?.keyMaterialHash).toBe(toHex(paired.key.keyId));
+      // And the old key still opens the car.
+      const [txnLink, txnVehicleLink] = createMemoryLinkPair();
+      const [unlocked] = await Promise.all([
+        runStandardTransaction({
+          link: txnLink,
+          crypto,
+          secureElement: owner.secureElement,
+          keyId: paired.key.keyId,
+          trustAnchors: [ca.certificate],
+        }),
+        vehicle.serve(txnVehicleLink),
+      ]);
+      expect(unlocked).toMatchObject({ ok: true });
+    } finally {
       await link.close();
       vehicle.destroy();
     }
