@@ -175,7 +175,8 @@ export class ActiveCardPhone {
             signature: cardProof.signature,
           },
           "challenge",
-          reconnect ? "BAD_SIGNATURE" : "WRONG_CARD",
+          // Whatever answered is not the card whose key we hold (docs §2.1: try the next one).
+          "WRONG_CARD",
         );
       } catch (error) {
         await sendFailure(channel, "challenge", "BAD_SIGNATURE").catch(() => {});
