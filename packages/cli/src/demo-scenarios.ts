@@ -1,4 +1,4 @@
-import { type Central, FrameTraceRecorder, openCardLink } from "@pairkit/ble";
+import { type Central, connectToCard, FrameTraceRecorder } from "@pairkit/ble";
 import {
   ActiveCardPhone,
   CardRefusedError,
@@ -252,9 +252,8 @@ export function demoScenarios(deps: {
             title: `pair and bind user ${ALICE.id}`,
             run: async () => {
               const q = need(qr, "no QR code");
-              await (
-                await phone.pair(await openCardLink(tapped, nodeCrypto, q.deviceName), q, ALICE.id)
-              ).close();
+              const target = { crypto: nodeCrypto, identityPublicKey: q.identityPublicKey };
+              await (await connectToCard(tapped, target, (link) => phone.pair(link, q, ALICE.id))).close();
               kept = await store.get(q.deviceId);
               return `card paired; it holds ${card.pairedPhones.length} phone(s)`;
             },
@@ -263,9 +262,9 @@ export function demoScenarios(deps: {
             title: "reconnect without the QR code, then forget",
             run: async () => {
               const q = need(qr, "no QR code");
-              const session = await phone.reconnect(
-                await openCardLink(tapped, nodeCrypto, q.deviceName),
-                q.deviceId,
+              const target = { crypto: nodeCrypto, identityPublicKey: q.identityPublicKey };
+              const session = await connectToCard(tapped, target, (link) =>
+                phone.reconnect(link, q.deviceId),
               );
               await session.forget();
               await session.close();
@@ -277,14 +276,12 @@ export function demoScenarios(deps: {
             run: async () => {
               const q = need(qr, "no QR code");
               await store.put(need(kept, "no pairing kept"));
-              const link = await openCardLink(tapped, nodeCrypto, q.deviceName);
+              const target = { crypto: nodeCrypto, identityPublicKey: q.identityPublicKey };
               try {
-                await phone.reconnect(link, q.deviceId);
+                await connectToCard(tapped, target, (link) => phone.reconnect(link, q.deviceId));
               } catch (error) {
                 if (error instanceof CardRefusedError) return `refused (${error.reason})`;
                 throw error;
-              } finally {
-                await link.close();
               }
               throw new ScenarioFailure("the forgotten phone was let in");
             },

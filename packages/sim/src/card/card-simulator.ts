@@ -1,6 +1,7 @@
 import {
   AbortedError,
   ActiveCardEvent,
+  answerFailure,
   CARD_NONCE_LENGTH,
   CARD_REPLY_TIMEOUT_MS,
   CARD_SESSION_LIFETIME_MS,
@@ -9,7 +10,6 @@ import {
   type CardPhase,
   CardProtocolError,
   type CardQrPayload,
-  CardRefusedError,
   CardRole,
   type Clock,
   type Crypto,
@@ -36,15 +36,16 @@ import {
   NonceResponseSchema,
   PairingConfirmationSchema,
   PairkitError,
+  refusalIn,
   SignatureVerificationResultSchema,
   SignedNonceSchema,
-  sendFailure,
   systemClock,
   TimeoutError,
   TransportError,
   toHex,
   UserIdentitySchema,
   verifyPeerSignature,
+  type WrapperFields,
   wipe,
 } from "@pairkit/core";
 import type { CardState, CardStore, PairedPhone } from "./card-store.ts";
@@ -68,6 +69,12 @@ export interface ServeOptions {
   /** Every session that ends in error (the card then waits for the next session). */
   readonly onError?: (error: PairkitError) => void;
 }
+
+/** The phase of each request the established session answers (docs §4.8). */
+const REQUEST_PHASE: Partial<Record<ActiveCardEvent, CardPhase>> = {
+  [ActiveCardEvent.SEND_USER_IDENTITY]: "binding",
+  [ActiveCardEvent.FORGET_DEVICE]: "forget",
+};
 
 /** How long the card waits for a session to start before checking its link again. */
 const IDLE_POLL_MS = 60_000;
@@ -182,19 +189,17 @@ export class CardSimulator {
       }
       const opening = channel.open(wrapper, "challenge");
       if (opening.type !== ActiveCardEvent.NONCE_RESPONSE) {
+        // Not a session (e.g. the rest of one the card has ended): nothing to answer in (§4.8).
         throw new CardProtocolError(
           "UNEXPECTED_MESSAGE",
-          "challenge",
+          "session",
           "a session starts with the phone's challenge",
         );
       }
       const phone = await this.#handshake(channel, opening);
       await this.#serveSession(channel, phone);
     } catch (error) {
-      // The peer gets the failure answer of the phase unless it refused first or is gone.
-      if (error instanceof CardProtocolError && !(error instanceof CardRefusedError)) {
-        await sendFailure(channel, error.phase as CardPhase, error.code).catch(() => {});
-      }
+      await answerFailure(channel, error);
       throw error;
     } finally {
       channel.destroy();
@@ -322,6 +327,10 @@ export class CardSimulator {
       checkExpected(channel.open(answer, "ecdh"), "ecdh", ActiveCardEvent.ECDH_EXCHANGE_ACK);
       if (!channel.keyed)
         throw new CardProtocolError("NOT_ENCRYPTED", "ecdh", "ECDH_EXCHANGE_ACK must be encrypted");
+    } catch (error) {
+      // The card holds K from step 11, so its failure message is sealed (docs §4.8).
+      if (!channel.keyed) channel.secure(key);
+      throw error;
     } finally {
       wipe(key);
     }
@@ -337,15 +346,17 @@ export class CardSimulator {
       const remaining = deadline - this.#clock.now();
       if (remaining <= 0)
         throw new CardProtocolError("SESSION_EXPIRED", "session", "session lifetime is over");
-      let message: CardMessage;
+      let wrapper: WrapperFields;
       try {
-        message = await channel.receive("session", remaining);
+        wrapper = await channel.receiveWrapper("session", remaining);
       } catch (error) {
         if (!(error instanceof TimeoutError)) throw error;
         throw new CardProtocolError("SESSION_EXPIRED", "session", "session lifetime is over", {
           cause: error,
         });
       }
+      // A request that fails any check, its wrapper's included, gets its failure message (§4.8).
+      const message = channel.open(wrapper, REQUEST_PHASE[wrapper.messageType] ?? "session");
       switch (message.type) {
         case ActiveCardEvent.SEND_USER_IDENTITY:
           if (!mayBind) throw new CardProtocolError("UNEXPECTED_MESSAGE", "binding", "user already bound");
@@ -356,10 +367,13 @@ export class CardSimulator {
           await this.#forget(channel, message, phone.key);
           return;
         default:
-          throw new CardProtocolError(
-            "UNEXPECTED_MESSAGE",
-            "session",
-            `${ActiveCardEvent[message.type]} in session`,
+          throw (
+            refusalIn(message, "session") ??
+            new CardProtocolError(
+              "UNEXPECTED_MESSAGE",
+              "session",
+              `${ActiveCardEvent[message.type]} in session`,
+            )
           );
       }
     }
