@@ -4,6 +4,7 @@ import {
   ActiveCardEvent,
   ECDHExchangeAckSchema,
   ForgetAckSchema,
+  MpcRefusedSchema,
   PairingConfirmationSchema,
   SignatureVerificationResultSchema,
 } from "./gen/pairkit/activecard/v1/active_card_pb.ts";
@@ -18,6 +19,7 @@ const FAILURE_TYPE: Record<CardPhase, ActiveCardEvent | undefined> = {
   binding: ActiveCardEvent.PAIRING_CONFIRMATION,
   forget: ActiveCardEvent.FORGET_ACK,
   session: undefined,
+  mpc: ActiveCardEvent.MPC_REFUSED,
 };
 
 /** Sends the failure answer of `phase` with the error code as reason, where the phase has one. */
@@ -39,6 +41,8 @@ export async function sendFailure(channel: CardChannel, phase: CardPhase, code: 
       });
     case ActiveCardEvent.FORGET_ACK:
       return channel.send(ActiveCardEvent.FORGET_ACK, ForgetAckSchema, { erased: false });
+    case ActiveCardEvent.MPC_REFUSED:
+      return channel.send(ActiveCardEvent.MPC_REFUSED, MpcRefusedSchema, { reason: code });
   }
 }
 
@@ -60,6 +64,8 @@ function refusalIn(message: CardMessage, phase: CardPhase): CardRefusedError | u
         : new CardRefusedError(phase, "");
     case ActiveCardEvent.FORGET_ACK:
       return decodeBody(ForgetAckSchema, message, phase).erased ? undefined : new CardRefusedError(phase, "");
+    case ActiveCardEvent.MPC_REFUSED:
+      return new CardRefusedError(phase, decodeBody(MpcRefusedSchema, message, phase).reason);
   }
   return undefined;
 }

@@ -45,8 +45,10 @@ import {
   toHex,
   UserIdentitySchema,
   verifyPeerSignature,
+  type WalletPublic,
   wipe,
 } from "@pairkit/core";
+import { CardMpc, type CardMpcPolicy } from "./card-mpc.ts";
 import type { CardState, CardStore, PairedPhone } from "./card-store.ts";
 
 export interface CardSimulatorOptions {
@@ -61,6 +63,10 @@ export interface CardSimulatorOptions {
   readonly timeoutMs?: number;
   readonly sessionLifetimeMs?: number;
   readonly maxPairedPhones?: number;
+  /** What the card lets MPC wallets sign (docs §4.9); default: everything its owner phone asks. */
+  readonly mpcPolicy?: CardMpcPolicy;
+  /** The card's display (what it is asked to sign); default: nowhere. */
+  readonly log?: (line: string) => void;
 }
 
 export interface ServeOptions {
@@ -88,6 +94,7 @@ export class CardSimulator {
   readonly #identityPrivateKey: Uint8Array;
   #state: CardState;
   #writes: Promise<void> = Promise.resolve();
+  readonly #mpc: CardMpc;
 
   private constructor(options: CardSimulatorOptions, state: CardState) {
     this.#options = options;
@@ -96,6 +103,15 @@ export class CardSimulator {
     this.deviceId = state.deviceId;
     this.#identityPrivateKey = state.identityPrivateKey;
     this.identityPublicKey = options.crypto.publicKeyOf(state.identityPrivateKey);
+    this.#mpc = new CardMpc({
+      crypto: options.crypto,
+      clock: this.#clock,
+      identityPublicKey: this.identityPublicKey,
+      policy: options.mpcPolicy ?? {},
+      log: options.log ?? (() => {}),
+      state: () => this.#state,
+      update: (change) => this.#update(change),
+    });
   }
 
   /** Loads the card's state, or on first start generates its identity key and device id and saves them. */
@@ -130,6 +146,11 @@ export class CardSimulator {
 
   get pairedPhones(): readonly PairedPhone[] {
     return this.#state.pairedPhones;
+  }
+
+  /** Public data of the MPC wallets the card holds a share of. */
+  get wallets(): readonly WalletPublic[] {
+    return (this.#state.wallets ?? []).map((w) => w.wallet);
   }
 
   /** Serves sessions on `link` until it closes or `signal` aborts. */
@@ -355,6 +376,12 @@ export class CardSimulator {
         case ActiveCardEvent.FORGET_DEVICE:
           await this.#forget(channel, message, phone.key);
           return;
+        case ActiveCardEvent.MPC_DKG_START:
+        case ActiveCardEvent.MPC_DKG_FINISH:
+        case ActiveCardEvent.MPC_SIGN_REQUEST:
+        case ActiveCardEvent.MPC_SIGN_PACKAGE:
+          await this.#mpc.handle(channel, message, phone.key);
+          break;
         default:
           throw new CardProtocolError(
             "UNEXPECTED_MESSAGE",
@@ -389,7 +416,9 @@ export class CardSimulator {
       if (remaining.length === state.pairedPhones.length) {
         throw new CardProtocolError("NOT_PAIRED", "forget", "phone is not paired");
       }
-      return { ...state, pairedPhones: remaining };
+      // The phone's MPC wallet shares go with it.
+      const wallets = (state.wallets ?? []).filter((w) => !constantTimeEqual(w.ownerPhoneKey, phoneKey));
+      return { ...state, pairedPhones: remaining, wallets };
     });
     await channel.send(ActiveCardEvent.FORGET_ACK, ForgetAckSchema, { erased: true });
   }
