@@ -4,6 +4,7 @@ import {
   ActiveCardEvent,
   ECDHExchangeAckSchema,
   ForgetAckSchema,
+  MpcRefusedSchema,
   PairingConfirmationSchema,
   SignatureVerificationResultSchema,
 } from "./gen/pairkit/activecard/v1/active_card_pb.ts";
@@ -20,6 +21,7 @@ export const FAILURE_MESSAGE: Record<CardPhase, ActiveCardEvent | undefined> = {
   binding: ActiveCardEvent.PAIRING_CONFIRMATION,
   forget: ActiveCardEvent.FORGET_ACK,
   session: undefined,
+  mpc: ActiveCardEvent.MPC_REFUSED,
 };
 
 /**
@@ -53,6 +55,8 @@ async function sendFailure(channel: CardChannel, phase: CardPhase, code: string)
       });
     case ActiveCardEvent.FORGET_ACK:
       return channel.send(ActiveCardEvent.FORGET_ACK, ForgetAckSchema, { erased: false });
+    case ActiveCardEvent.MPC_REFUSED:
+      return channel.send(ActiveCardEvent.MPC_REFUSED, MpcRefusedSchema, { reason: code });
   }
 }
 
@@ -76,6 +80,8 @@ export function refusalIn(message: CardMessage, phase: CardPhase): CardRefusedEr
         : new CardRefusedError(phase, "");
     case ActiveCardEvent.FORGET_ACK:
       return decodeBody(ForgetAckSchema, message, phase).erased ? undefined : new CardRefusedError(phase, "");
+    case ActiveCardEvent.MPC_REFUSED:
+      return new CardRefusedError(phase, decodeBody(MpcRefusedSchema, message, phase).reason);
   }
   return undefined;
 }

@@ -6,6 +6,7 @@ export * from "./checks.ts";
 export * from "./errors.ts";
 export * from "./failures.ts";
 export * from "./gen/pairkit/activecard/v1/active_card_pb.ts";
+export * from "./mpc/index.ts";
 export * from "./paired-card-store.ts";
 export * from "./phone.ts";
 export * from "./qr-image.ts";

@@ -312,6 +312,24 @@ export class CardSession {
     }
   }
 
+  /**
+   * The keyed channel, for protocols that run inside the session (MPC, docs §4.9);
+   * SESSION_EXPIRED once the lifetime is over.
+   */
+  liveChannel(): CardChannel {
+    this.#checkAlive();
+    return this.#channel;
+  }
+
+  /** Both identity public keys of this pairing (the MPC DKG transcript binds them). */
+  async identityPublicKeys(): Promise<{ phone: Uint8Array; card: Uint8Array }> {
+    const card = await this.#store.get(this.deviceId);
+    if (!card)
+      throw new CardProtocolError("NOT_PAIRED", "session", `no pairing stored for card ${this.deviceId}`);
+    wipe(card.phoneIdentityPrivateKey);
+    return { phone: card.phoneIdentityPublicKey, card: card.cardIdentityPublicKey };
+  }
+
   destroy(): void {
     this.#channel.destroy();
   }

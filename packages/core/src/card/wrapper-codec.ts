@@ -9,7 +9,7 @@ import {
 
 /** The Link message type that carries one serialized TransportMessageWrapper (docs §2 reserves it). */
 export const CARD_LINK_MESSAGE_TYPE = 0x30;
-/** Largest serialized wrapper either side accepts; the largest legitimate one is under 400 bytes. */
+/** Largest serialized wrapper either side accepts; the largest legitimate one (a 2-of-3 MPC_DKG_START) is under 500 bytes. */
 export const CARD_MAX_WRAPPER_BYTES = 1024;
 export const CARD_IV_LENGTH = 12;
 export const CARD_TAG_LENGTH = 16;
@@ -61,7 +61,7 @@ export function decodeWrapper(bytes: Uint8Array, phase: CardPhase): WrapperField
     throw new CardProtocolError("MALFORMED_MESSAGE", phase, "wrapper is not valid protobuf", { cause });
   }
   const type = wrapper.messageType;
-  if (!(type >= ActiveCardEvent.NONCE_REQUEST && type <= ActiveCardEvent.FORGET_ACK)) {
+  if (!(type >= ActiveCardEvent.NONCE_REQUEST && type <= ActiveCardEvent.MPC_REFUSED)) {
     throw new CardProtocolError("UNKNOWN_MESSAGE_TYPE", phase, `unknown message_type ${type}`);
   }
   if (wrapper.sessionId.length !== CARD_SESSION_ID_LENGTH) {

@@ -45,9 +45,11 @@ import {
   toHex,
   UserIdentitySchema,
   verifyPeerSignature,
+  type WalletPublic,
   type WrapperFields,
   wipe,
 } from "@pairkit/core";
+import { CardMpc, type CardMpcPolicy } from "./card-mpc.ts";
 import type { CardState, CardStore, PairedPhone } from "./card-store.ts";
 
 export interface CardSimulatorOptions {
@@ -62,6 +64,10 @@ export interface CardSimulatorOptions {
   readonly timeoutMs?: number;
   readonly sessionLifetimeMs?: number;
   readonly maxPairedPhones?: number;
+  /** What the card lets MPC wallets sign (docs §4.9); default: everything its owner phone asks. */
+  readonly mpcPolicy?: CardMpcPolicy;
+  /** The card's display (what it is asked to sign); default: nowhere. */
+  readonly log?: (line: string) => void;
 }
 
 export interface ServeOptions {
@@ -95,6 +101,7 @@ export class CardSimulator {
   readonly #identityPrivateKey: Uint8Array;
   #state: CardState;
   #writes: Promise<void> = Promise.resolve();
+  readonly #mpc: CardMpc;
 
   private constructor(options: CardSimulatorOptions, state: CardState) {
     this.#options = options;
@@ -103,6 +110,15 @@ export class CardSimulator {
     this.deviceId = state.deviceId;
     this.#identityPrivateKey = state.identityPrivateKey;
     this.identityPublicKey = options.crypto.publicKeyOf(state.identityPrivateKey);
+    this.#mpc = new CardMpc({
+      crypto: options.crypto,
+      clock: this.#clock,
+      identityPublicKey: this.identityPublicKey,
+      policy: options.mpcPolicy ?? {},
+      log: options.log ?? (() => {}),
+      state: () => this.#state,
+      update: (change) => this.#update(change),
+    });
   }
 
   /** Loads the card's state, or on first start generates its identity key and device id and saves them. */
@@ -137,6 +153,11 @@ export class CardSimulator {
 
   get pairedPhones(): readonly PairedPhone[] {
     return this.#state.pairedPhones;
+  }
+
+  /** Public data of the MPC wallets the card holds a share of. */
+  get wallets(): readonly WalletPublic[] {
+    return (this.#state.wallets ?? []).map((w) => w.wallet);
   }
 
   /** Serves sessions on `link` until it closes or `signal` aborts. */
@@ -366,6 +387,12 @@ export class CardSimulator {
         case ActiveCardEvent.FORGET_DEVICE:
           await this.#forget(channel, message, phone.key);
           return;
+        case ActiveCardEvent.MPC_DKG_START:
+        case ActiveCardEvent.MPC_DKG_FINISH:
+        case ActiveCardEvent.MPC_SIGN_REQUEST:
+        case ActiveCardEvent.MPC_SIGN_PACKAGE:
+          await this.#mpc.handle(channel, message, phone.key);
+          break;
         default:
           throw (
             refusalIn(message, "session") ??
@@ -403,7 +430,9 @@ export class CardSimulator {
       if (remaining.length === state.pairedPhones.length) {
         throw new CardProtocolError("NOT_PAIRED", "forget", "phone is not paired");
       }
-      return { ...state, pairedPhones: remaining };
+      // The phone's MPC wallet shares go with it.
+      const wallets = (state.wallets ?? []).filter((w) => !constantTimeEqual(w.ownerPhoneKey, phoneKey));
+      return { ...state, pairedPhones: remaining, wallets };
     });
     await channel.send(ActiveCardEvent.FORGET_ACK, ForgetAckSchema, { erased: true });
   }

@@ -1,4 +1,4 @@
-import { wipe } from "@pairkit/core";
+import { copyWalletPublic, type WalletPublic, wipe } from "@pairkit/core";
 
 /** A phone the card has paired with (seed 002: "Store mobile identity key"). */
 export interface PairedPhone {
@@ -9,11 +9,28 @@ export interface PairedPhone {
   readonly pairedAt: number;
 }
 
-/** Everything the card keeps across restarts; the identity private key is its secret. */
+/** The card's share of an MPC wallet (docs §4.9), kept for the phone that created it. */
+export interface CardWallet {
+  readonly wallet: WalletPublic;
+  /** Identity public key of the phone that ran the DKG: the only one that signs as participant 1. */
+  readonly ownerPhoneKey: Uint8Array;
+  /** That phone's bound user: another phone of this user may sign with the recovery share. */
+  readonly userId: string;
+  /** The card's FROST signing share (participant 2): a secret, like the identity key. */
+  readonly signingShare: Uint8Array;
+  readonly createdAt: number;
+  /** Signatures released on `signDay` (UTC days since the epoch), for the daily limit. */
+  readonly signDay: number;
+  readonly signsToday: number;
+}
+
+/** Everything the card keeps across restarts; the identity private key and wallet shares are secrets. */
 export interface CardState {
   readonly deviceId: string;
   readonly identityPrivateKey: Uint8Array;
   readonly pairedPhones: readonly PairedPhone[];
+  /** MPC wallets; absent in a state written before MPC existed. */
+  readonly wallets?: readonly CardWallet[];
 }
 
 /**
@@ -30,6 +47,12 @@ export function copyCardState(state: CardState): CardState {
     deviceId: state.deviceId,
     identityPrivateKey: state.identityPrivateKey.slice(),
     pairedPhones: state.pairedPhones.map((p) => ({ ...p, identityPublicKey: p.identityPublicKey.slice() })),
+    wallets: (state.wallets ?? []).map((w) => ({
+      ...w,
+      wallet: copyWalletPublic(w.wallet),
+      ownerPhoneKey: w.ownerPhoneKey.slice(),
+      signingShare: w.signingShare.slice(),
+    })),
   };
 }
 
@@ -43,7 +66,10 @@ export class MemoryCardStore implements CardStore {
   }
 
   async save(state: CardState): Promise<void> {
-    if (this.#state) wipe(this.#state.identityPrivateKey);
+    if (this.#state) {
+      wipe(this.#state.identityPrivateKey);
+      for (const w of this.#state.wallets ?? []) wipe(w.signingShare);
+    }
     this.#state = copyCardState(state);
     this.saves++;
   }

@@ -1,5 +1,6 @@
 // Active Card firmware simulator (seed 002).
 
+export * from "./card-mpc.ts";
 export * from "./card-peripheral.ts";
 export * from "./card-process.ts";
 export * from "./card-simulator.ts";

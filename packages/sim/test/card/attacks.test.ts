@@ -269,7 +269,7 @@ describe("Active Card attacks: every one a typed error, the card keeps serving, 
     const { card, store, saves } = await pairedCard();
     const phone = new ActiveCardPhone({ ...phoneOptions, store: new MemoryPairedCardStore() });
     const tamper = onType(ActiveCardEvent.SEND_IDENTITY_PUBLIC_KEY, (m) =>
-      editWrapper(m, (w) => (w.messageType = 12)),
+      editWrapper(m, (w) => (w.messageType = ActiveCardEvent.MPC_REFUSED + 1)),
     );
     const link = connect(card, { phone: tamper });
     expect(await failure(phone.pair(link.phoneLink, card.qrPayload(), "bob@example.com"))).toMatchObject({

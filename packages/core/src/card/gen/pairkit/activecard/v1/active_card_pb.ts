@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pairkit/activecard/v1/active_card.proto.
  */
 export const file_pairkit_activecard_v1_active_card: GenFile = /*@__PURE__*/
-  fileDesc("CidwYWlya2l0L2FjdGl2ZWNhcmQvdjEvYWN0aXZlX2NhcmQucHJvdG8SFXBhaXJraXQuYWN0aXZlY2FyZC52MSLXAQoXVHJhbnNwb3J0TWVzc2FnZVdyYXBwZXISFAoMbWVzc2FnZV90eXBlGAEgASgNEhQKDG1lc3NhZ2Vfc2l6ZRgCIAEoDRISCgpzZXNzaW9uX2lkGAMgASgMEhoKEnNlc3Npb25fc3RhcnRfdGltZRgEIAEoBBIQCghjb250ZW50cxgFIAEoDBIOCgZpdl9sZW4YBiABKA0SDwoHdGFnX2xlbhgHIAEoDRIKCgJpdhgIIAEoDBILCgN0YWcYCSABKAwSFAoMaXNfZW5jcnlwdGVkGAogASgIIh4KDU5vbmNlUmVzcG9uc2USDQoFbm9uY2UYASABKAwiNgoLU2lnbmVkTm9uY2USEQoJc2lnbmF0dXJlGAEgASgMEhQKDHNpZ25lcl9ub25jZRgCIAEoDCI8ChtTaWduYXR1cmVWZXJpZmljYXRpb25SZXN1bHQSDQoFdmFsaWQYASABKAgSDgoGcmVhc29uGAIgASgJIkYKEUlkZW50aXR5UHVibGljS2V5Eg4KBnB1YmtleRgBIAEoDBIOCgZzb3VyY2UYAiABKAkSEQoJcmVjb25uZWN0GAMgASgIIkIKDUVDREhQdWJsaWNLZXkSDgoGcHVia2V5GAEgASgMEg4KBnNvdXJjZRgCIAEoCRIRCglzaWduYXR1cmUYAyABKAwiMgoPRUNESEV4Y2hhbmdlQWNrEg8KB3N1Y2Nlc3MYASABKAgSDgoGcmVhc29uGAIgASgJIikKDFVzZXJJZGVudGl0eRIZChFlbmNyeXB0ZWRfdXNlcl9pZBgBIAEoDCIoChNQYWlyaW5nQ29uZmlybWF0aW9uEhEKCWNvbmZpcm1lZBgBIAEoCCIbCglGb3JnZXRBY2sSDgoGZXJhc2VkGAEgASgIKrQCCg9BY3RpdmVDYXJkRXZlbnQSIQodQUNUSVZFX0NBUkRfRVZFTlRfVU5TUEVDSUZJRUQQABIRCg1OT05DRV9SRVFVRVNUEAESEgoOTk9OQ0VfUkVTUE9OU0UQAhIQCgxTSUdORURfTk9OQ0UQAxIhCh1TSUdOQVRVUkVfVkVSSUZJQ0FUSU9OX1JFU1VMVBAEEhwKGFNFTkRfSURFTlRJVFlfUFVCTElDX0tFWRAFEhgKFFNFTkRfRUNESF9QVUJMSUNfS0VZEAYSFQoRRUNESF9FWENIQU5HRV9BQ0sQBxIWChJTRU5EX1VTRVJfSURFTlRJVFkQCBIYChRQQUlSSU5HX0NPTkZJUk1BVElPThAJEhEKDUZPUkdFVF9ERVZJQ0UQChIOCgpGT1JHRVRfQUNLEAtiBnByb3RvMw");
+  fileDesc("CidwYWlya2l0L2FjdGl2ZWNhcmQvdjEvYWN0aXZlX2NhcmQucHJvdG8SFXBhaXJraXQuYWN0aXZlY2FyZC52MSLXAQoXVHJhbnNwb3J0TWVzc2FnZVdyYXBwZXISFAoMbWVzc2FnZV90eXBlGAEgASgNEhQKDG1lc3NhZ2Vfc2l6ZRgCIAEoDRISCgpzZXNzaW9uX2lkGAMgASgMEhoKEnNlc3Npb25fc3RhcnRfdGltZRgEIAEoBBIQCghjb250ZW50cxgFIAEoDBIOCgZpdl9sZW4YBiABKA0SDwoHdGFnX2xlbhgHIAEoDRIKCgJpdhgIIAEoDBILCgN0YWcYCSABKAwSFAoMaXNfZW5jcnlwdGVkGAogASgIIh4KDU5vbmNlUmVzcG9uc2USDQoFbm9uY2UYASABKAwiNgoLU2lnbmVkTm9uY2USEQoJc2lnbmF0dXJlGAEgASgMEhQKDHNpZ25lcl9ub25jZRgCIAEoDCI8ChtTaWduYXR1cmVWZXJpZmljYXRpb25SZXN1bHQSDQoFdmFsaWQYASABKAgSDgoGcmVhc29uGAIgASgJIkYKEUlkZW50aXR5UHVibGljS2V5Eg4KBnB1YmtleRgBIAEoDBIOCgZzb3VyY2UYAiABKAkSEQoJcmVjb25uZWN0GAMgASgIIkIKDUVDREhQdWJsaWNLZXkSDgoGcHVia2V5GAEgASgMEg4KBnNvdXJjZRgCIAEoCRIRCglzaWduYXR1cmUYAyABKAwiMgoPRUNESEV4Y2hhbmdlQWNrEg8KB3N1Y2Nlc3MYASABKAgSDgoGcmVhc29uGAIgASgJIikKDFVzZXJJZGVudGl0eRIZChFlbmNyeXB0ZWRfdXNlcl9pZBgBIAEoDCIoChNQYWlyaW5nQ29uZmlybWF0aW9uEhEKCWNvbmZpcm1lZBgBIAEoCCIbCglGb3JnZXRBY2sSDgoGZXJhc2VkGAEgASgIIlQKDU1wY0RrZ1BhY2thZ2USEwoLcGFydGljaXBhbnQYASABKA0SEgoKY29tbWl0bWVudBgCIAMoDBIaChJwcm9vZl9vZl9rbm93bGVkZ2UYAyABKAwiRgoLTXBjRGtnU2hhcmUSDgoGc2VuZGVyGAEgASgNEhAKCHJlY2VpdmVyGAIgASgNEhUKDXNpZ25pbmdfc2hhcmUYAyABKAwizQEKC01wY0RrZ1N0YXJ0EhEKCXdhbGxldF9pZBgBIAEoDBI6CgtjaXBoZXJzdWl0ZRgCIAEoDjIlLnBhaXJraXQuYWN0aXZlY2FyZC52MS5NcGNDaXBoZXJzdWl0ZRITCgttaW5fc2lnbmVycxgDIAEoDRITCgttYXhfc2lnbmVycxgEIAEoDRI2CghwYWNrYWdlcxgFIAMoCzIkLnBhaXJraXQuYWN0aXZlY2FyZC52MS5NcGNEa2dQYWNrYWdlEg0KBWxhYmVsGAYgASgJIo8BCg9NcGNEa2dDYXJkUm91bmQSEQoJd2FsbGV0X2lkGAEgASgMEjUKB3BhY2thZ2UYAiABKAsyJC5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjRGtnUGFja2FnZRIyCgZzaGFyZXMYAyADKAsyIi5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjRGtnU2hhcmUibgoMTXBjRGtnRmluaXNoEhEKCXdhbGxldF9pZBgBIAEoDBIyCgZzaGFyZXMYAiADKAsyIi5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjRGtnU2hhcmUSFwoPdHJhbnNjcmlwdF9oYXNoGAMgASgMIlQKDE1wY0RrZ1Jlc3VsdBIRCgl3YWxsZXRfaWQYASABKAwSGAoQZ3JvdXBfcHVibGljX2tleRgCIAEoDBIXCg90cmFuc2NyaXB0X2hhc2gYAyABKAwijwEKDk1wY1NpZ25SZXF1ZXN0EhEKCXdhbGxldF9pZBgBIAEoDBIPCgdzaWduX2lkGAIgASgMEhMKC3BhcnRpY2lwYW50GAMgASgNEjMKBGtpbmQYBCABKA4yJS5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjUGF5bG9hZEtpbmQSDwoHcGF5bG9hZBgFIAEoDCJFChFNcGNTaWduQ29tbWl0bWVudBIPCgdzaWduX2lkGAEgASgMEg4KBmhpZGluZxgCIAEoDBIPCgdiaW5kaW5nGAMgASgMIlcKDk1wY1NpZ25QYWNrYWdlEg8KB3NpZ25faWQYASABKAwSEwoLcGFydGljaXBhbnQYAiABKA0SDgoGaGlkaW5nGAMgASgMEg8KB2JpbmRpbmcYBCABKAwiOAoMTXBjU2lnblNoYXJlEg8KB3NpZ25faWQYASABKAwSFwoPc2lnbmF0dXJlX3NoYXJlGAIgASgMIhwKCk1wY1JlZnVzZWQSDgoGcmVhc29uGAEgASgJIvMCCg5NcGNSZWNvdmVyeUtpdBIPCgd2ZXJzaW9uGAEgASgNEhEKCXdhbGxldF9pZBgCIAEoDBI6CgtjaXBoZXJzdWl0ZRgDIAEoDjIlLnBhaXJraXQuYWN0aXZlY2FyZC52MS5NcGNDaXBoZXJzdWl0ZRIYChBncm91cF9wdWJsaWNfa2V5GAQgASgMEhgKEHZlcmlmeWluZ19zaGFyZXMYBSADKAwSEgoKY29tbWl0bWVudBgGIAMoDBINCgVsYWJlbBgHIAEoCRI6CgZzY3J5cHQYCCABKAsyKC5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjUmVjb3ZlcnlTY3J5cHRIABIdChNyZWNvdmVyeV9wdWJsaWNfa2V5GAkgASgMSAASHAoUZXBoZW1lcmFsX3B1YmxpY19rZXkYCiABKAwSDQoFbm9uY2UYCyABKAwSFAoMc2VhbGVkX3NoYXJlGAwgASgMQgwKCnByb3RlY3Rpb24iRwoRTXBjUmVjb3ZlcnlTY3J5cHQSDAoEc2FsdBgBIAEoDBIOCgZsb2cyX24YAiABKA0SCQoBchgDIAEoDRIJCgFwGAQgASgNKvEDCg9BY3RpdmVDYXJkRXZlbnQSIQodQUNUSVZFX0NBUkRfRVZFTlRfVU5TUEVDSUZJRUQQABIRCg1OT05DRV9SRVFVRVNUEAESEgoOTk9OQ0VfUkVTUE9OU0UQAhIQCgxTSUdORURfTk9OQ0UQAxIhCh1TSUdOQVRVUkVfVkVSSUZJQ0FUSU9OX1JFU1VMVBAEEhwKGFNFTkRfSURFTlRJVFlfUFVCTElDX0tFWRAFEhgKFFNFTkRfRUNESF9QVUJMSUNfS0VZEAYSFQoRRUNESF9FWENIQU5HRV9BQ0sQBxIWChJTRU5EX1VTRVJfSURFTlRJVFkQCBIYChRQQUlSSU5HX0NPTkZJUk1BVElPThAJEhEKDUZPUkdFVF9ERVZJQ0UQChIOCgpGT1JHRVRfQUNLEAsSEQoNTVBDX0RLR19TVEFSVBAMEhYKEk1QQ19ES0dfQ0FSRF9ST1VORBANEhIKDk1QQ19ES0dfRklOSVNIEA4SEgoOTVBDX0RLR19SRVNVTFQQDxIUChBNUENfU0lHTl9SRVFVRVNUEBASFwoTTVBDX1NJR05fQ09NTUlUTUVOVBAREhQKEE1QQ19TSUdOX1BBQ0tBR0UQEhISCg5NUENfU0lHTl9TSEFSRRATEg8KC01QQ19SRUZVU0VEEBQqfwoOTXBjQ2lwaGVyc3VpdGUSHwobTVBDX0NJUEhFUlNVSVRFX1VOU1BFQ0lGSUVEEAASFQoRRlJPU1RfUDI1Nl9TSEEyNTYQARIbChdGUk9TVF9TRUNQMjU2SzFfVEFQUk9PVBACEhgKFEZST1NUX0VEMjU1MTlfU0hBNTEyEAMqSwoOTXBjUGF5bG9hZEtpbmQSIAocTVBDX1BBWUxPQURfS0lORF9VTlNQRUNJRklFRBAAEgoKBkRJR0VTVBABEgsKB01FU1NBR0UQAmIGcHJvdG8z");
 
 /**
  * @generated from message pairkit.activecard.v1.TransportMessageWrapper
@@ -305,6 +305,493 @@ export const ForgetAckSchema: GenMessage<ForgetAck> = /*@__PURE__*/
   messageDesc(file_pairkit_activecard_v1_active_card, 9);
 
 /**
+ * One participant's DKG round-1 broadcast (frost-rs split-round DKG).
+ *
+ * @generated from message pairkit.activecard.v1.MpcDkgPackage
+ */
+export type MpcDkgPackage = Message<"pairkit.activecard.v1.MpcDkgPackage"> & {
+  /**
+   * FROST identifier: 1 phone, 2 card, 3 recovery
+   *
+   * @generated from field: uint32 participant = 1;
+   */
+  participant: number;
+
+  /**
+   * min_signers points, ciphersuite encoding
+   *
+   * @generated from field: repeated bytes commitment = 2;
+   */
+  commitment: Uint8Array[];
+
+  /**
+   * R ‖ z
+   *
+   * @generated from field: bytes proof_of_knowledge = 3;
+   */
+  proofOfKnowledge: Uint8Array;
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcDkgPackage.
+ * Use `create(MpcDkgPackageSchema)` to create a new message.
+ */
+export const MpcDkgPackageSchema: GenMessage<MpcDkgPackage> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 10);
+
+/**
+ * One DKG round-2 share, secret: only ever inside an encrypted wrapper.
+ *
+ * @generated from message pairkit.activecard.v1.MpcDkgShare
+ */
+export type MpcDkgShare = Message<"pairkit.activecard.v1.MpcDkgShare"> & {
+  /**
+   * @generated from field: uint32 sender = 1;
+   */
+  sender: number;
+
+  /**
+   * @generated from field: uint32 receiver = 2;
+   */
+  receiver: number;
+
+  /**
+   * scalar, ciphersuite encoding
+   *
+   * @generated from field: bytes signing_share = 3;
+   */
+  signingShare: Uint8Array;
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcDkgShare.
+ * Use `create(MpcDkgShareSchema)` to create a new message.
+ */
+export const MpcDkgShareSchema: GenMessage<MpcDkgShare> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 11);
+
+/**
+ * @generated from message pairkit.activecard.v1.MpcDkgStart
+ */
+export type MpcDkgStart = Message<"pairkit.activecard.v1.MpcDkgStart"> & {
+  /**
+   * 16 random bytes chosen by the phone
+   *
+   * @generated from field: bytes wallet_id = 1;
+   */
+  walletId: Uint8Array;
+
+  /**
+   * @generated from field: pairkit.activecard.v1.MpcCiphersuite ciphersuite = 2;
+   */
+  ciphersuite: MpcCiphersuite;
+
+  /**
+   * 2
+   *
+   * @generated from field: uint32 min_signers = 3;
+   */
+  minSigners: number;
+
+  /**
+   * 2 (phone + card) or 3 (+ recovery)
+   *
+   * @generated from field: uint32 max_signers = 4;
+   */
+  maxSigners: number;
+
+  /**
+   * participant 1, and 3 when max_signers is 3
+   *
+   * @generated from field: repeated pairkit.activecard.v1.MpcDkgPackage packages = 5;
+   */
+  packages: MpcDkgPackage[];
+
+  /**
+   * ≤ 64 UTF-8 bytes, shown by the card
+   *
+   * @generated from field: string label = 6;
+   */
+  label: string;
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcDkgStart.
+ * Use `create(MpcDkgStartSchema)` to create a new message.
+ */
+export const MpcDkgStartSchema: GenMessage<MpcDkgStart> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 12);
+
+/**
+ * @generated from message pairkit.activecard.v1.MpcDkgCardRound
+ */
+export type MpcDkgCardRound = Message<"pairkit.activecard.v1.MpcDkgCardRound"> & {
+  /**
+   * @generated from field: bytes wallet_id = 1;
+   */
+  walletId: Uint8Array;
+
+  /**
+   * participant 2
+   *
+   * @generated from field: pairkit.activecard.v1.MpcDkgPackage package = 2;
+   */
+  package?: MpcDkgPackage | undefined;
+
+  /**
+   * 2 → 1, and 2 → 3 when max_signers is 3
+   *
+   * @generated from field: repeated pairkit.activecard.v1.MpcDkgShare shares = 3;
+   */
+  shares: MpcDkgShare[];
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcDkgCardRound.
+ * Use `create(MpcDkgCardRoundSchema)` to create a new message.
+ */
+export const MpcDkgCardRoundSchema: GenMessage<MpcDkgCardRound> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 13);
+
+/**
+ * @generated from message pairkit.activecard.v1.MpcDkgFinish
+ */
+export type MpcDkgFinish = Message<"pairkit.activecard.v1.MpcDkgFinish"> & {
+  /**
+   * @generated from field: bytes wallet_id = 1;
+   */
+  walletId: Uint8Array;
+
+  /**
+   * 1 → 2, and 3 → 2 when max_signers is 3
+   *
+   * @generated from field: repeated pairkit.activecard.v1.MpcDkgShare shares = 2;
+   */
+  shares: MpcDkgShare[];
+
+  /**
+   * docs §4.9.3, 32 bytes
+   *
+   * @generated from field: bytes transcript_hash = 3;
+   */
+  transcriptHash: Uint8Array;
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcDkgFinish.
+ * Use `create(MpcDkgFinishSchema)` to create a new message.
+ */
+export const MpcDkgFinishSchema: GenMessage<MpcDkgFinish> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 14);
+
+/**
+ * @generated from message pairkit.activecard.v1.MpcDkgResult
+ */
+export type MpcDkgResult = Message<"pairkit.activecard.v1.MpcDkgResult"> & {
+  /**
+   * @generated from field: bytes wallet_id = 1;
+   */
+  walletId: Uint8Array;
+
+  /**
+   * @generated from field: bytes group_public_key = 2;
+   */
+  groupPublicKey: Uint8Array;
+
+  /**
+   * the card's, must equal the phone's
+   *
+   * @generated from field: bytes transcript_hash = 3;
+   */
+  transcriptHash: Uint8Array;
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcDkgResult.
+ * Use `create(MpcDkgResultSchema)` to create a new message.
+ */
+export const MpcDkgResultSchema: GenMessage<MpcDkgResult> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 15);
+
+/**
+ * @generated from message pairkit.activecard.v1.MpcSignRequest
+ */
+export type MpcSignRequest = Message<"pairkit.activecard.v1.MpcSignRequest"> & {
+  /**
+   * @generated from field: bytes wallet_id = 1;
+   */
+  walletId: Uint8Array;
+
+  /**
+   * 16 random bytes, one per signing attempt
+   *
+   * @generated from field: bytes sign_id = 2;
+   */
+  signId: Uint8Array;
+
+  /**
+   * the phone-side signer: 1, or 3 with the recovery share
+   *
+   * @generated from field: uint32 participant = 3;
+   */
+  participant: number;
+
+  /**
+   * @generated from field: pairkit.activecard.v1.MpcPayloadKind kind = 4;
+   */
+  kind: MpcPayloadKind;
+
+  /**
+   * @generated from field: bytes payload = 5;
+   */
+  payload: Uint8Array;
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcSignRequest.
+ * Use `create(MpcSignRequestSchema)` to create a new message.
+ */
+export const MpcSignRequestSchema: GenMessage<MpcSignRequest> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 16);
+
+/**
+ * @generated from message pairkit.activecard.v1.MpcSignCommitment
+ */
+export type MpcSignCommitment = Message<"pairkit.activecard.v1.MpcSignCommitment"> & {
+  /**
+   * @generated from field: bytes sign_id = 1;
+   */
+  signId: Uint8Array;
+
+  /**
+   * the card's (participant 2) nonce commitments
+   *
+   * @generated from field: bytes hiding = 2;
+   */
+  hiding: Uint8Array;
+
+  /**
+   * @generated from field: bytes binding = 3;
+   */
+  binding: Uint8Array;
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcSignCommitment.
+ * Use `create(MpcSignCommitmentSchema)` to create a new message.
+ */
+export const MpcSignCommitmentSchema: GenMessage<MpcSignCommitment> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 17);
+
+/**
+ * @generated from message pairkit.activecard.v1.MpcSignPackage
+ */
+export type MpcSignPackage = Message<"pairkit.activecard.v1.MpcSignPackage"> & {
+  /**
+   * @generated from field: bytes sign_id = 1;
+   */
+  signId: Uint8Array;
+
+  /**
+   * must equal MpcSignRequest.participant
+   *
+   * @generated from field: uint32 participant = 2;
+   */
+  participant: number;
+
+  /**
+   * that participant's nonce commitments
+   *
+   * @generated from field: bytes hiding = 3;
+   */
+  hiding: Uint8Array;
+
+  /**
+   * @generated from field: bytes binding = 4;
+   */
+  binding: Uint8Array;
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcSignPackage.
+ * Use `create(MpcSignPackageSchema)` to create a new message.
+ */
+export const MpcSignPackageSchema: GenMessage<MpcSignPackage> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 18);
+
+/**
+ * @generated from message pairkit.activecard.v1.MpcSignShare
+ */
+export type MpcSignShare = Message<"pairkit.activecard.v1.MpcSignShare"> & {
+  /**
+   * @generated from field: bytes sign_id = 1;
+   */
+  signId: Uint8Array;
+
+  /**
+   * the card's z_i
+   *
+   * @generated from field: bytes signature_share = 2;
+   */
+  signatureShare: Uint8Array;
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcSignShare.
+ * Use `create(MpcSignShareSchema)` to create a new message.
+ */
+export const MpcSignShareSchema: GenMessage<MpcSignShare> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 19);
+
+/**
+ * @generated from message pairkit.activecard.v1.MpcRefused
+ */
+export type MpcRefused = Message<"pairkit.activecard.v1.MpcRefused"> & {
+  /**
+   * a failure code, docs §4.9.6
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcRefused.
+ * Use `create(MpcRefusedSchema)` to create a new message.
+ */
+export const MpcRefusedSchema: GenMessage<MpcRefused> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 20);
+
+/**
+ * The 2-of-3 recovery share as exported by the phone (docs §4.9.7). Not sent to the card.
+ *
+ * @generated from message pairkit.activecard.v1.MpcRecoveryKit
+ */
+export type MpcRecoveryKit = Message<"pairkit.activecard.v1.MpcRecoveryKit"> & {
+  /**
+   * 1
+   *
+   * @generated from field: uint32 version = 1;
+   */
+  version: number;
+
+  /**
+   * @generated from field: bytes wallet_id = 2;
+   */
+  walletId: Uint8Array;
+
+  /**
+   * @generated from field: pairkit.activecard.v1.MpcCiphersuite ciphersuite = 3;
+   */
+  ciphersuite: MpcCiphersuite;
+
+  /**
+   * @generated from field: bytes group_public_key = 4;
+   */
+  groupPublicKey: Uint8Array;
+
+  /**
+   * participants 1, 2, 3 in order
+   *
+   * @generated from field: repeated bytes verifying_shares = 5;
+   */
+  verifyingShares: Uint8Array[];
+
+  /**
+   * the group's VSS commitment (min_signers points)
+   *
+   * @generated from field: repeated bytes commitment = 6;
+   */
+  commitment: Uint8Array[];
+
+  /**
+   * @generated from field: string label = 7;
+   */
+  label: string;
+
+  /**
+   * How the share is sealed: passphrase (scrypt) or ECIES to a P-256 recovery key.
+   *
+   * @generated from oneof pairkit.activecard.v1.MpcRecoveryKit.protection
+   */
+  protection: {
+    /**
+     * @generated from field: pairkit.activecard.v1.MpcRecoveryScrypt scrypt = 8;
+     */
+    value: MpcRecoveryScrypt;
+    case: "scrypt";
+  } | {
+    /**
+     * SEC1 uncompressed P-256
+     *
+     * @generated from field: bytes recovery_public_key = 9;
+     */
+    value: Uint8Array;
+    case: "recoveryPublicKey";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * ECIES only
+   *
+   * @generated from field: bytes ephemeral_public_key = 10;
+   */
+  ephemeralPublicKey: Uint8Array;
+
+  /**
+   * AES-256-GCM nonce, 12 bytes
+   *
+   * @generated from field: bytes nonce = 11;
+   */
+  nonce: Uint8Array;
+
+  /**
+   * AES-256-GCM(share) ‖ tag
+   *
+   * @generated from field: bytes sealed_share = 12;
+   */
+  sealedShare: Uint8Array;
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcRecoveryKit.
+ * Use `create(MpcRecoveryKitSchema)` to create a new message.
+ */
+export const MpcRecoveryKitSchema: GenMessage<MpcRecoveryKit> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 21);
+
+/**
+ * @generated from message pairkit.activecard.v1.MpcRecoveryScrypt
+ */
+export type MpcRecoveryScrypt = Message<"pairkit.activecard.v1.MpcRecoveryScrypt"> & {
+  /**
+   * @generated from field: bytes salt = 1;
+   */
+  salt: Uint8Array;
+
+  /**
+   * @generated from field: uint32 log2_n = 2;
+   */
+  log2N: number;
+
+  /**
+   * @generated from field: uint32 r = 3;
+   */
+  r: number;
+
+  /**
+   * @generated from field: uint32 p = 4;
+   */
+  p: number;
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcRecoveryScrypt.
+ * Use `create(MpcRecoveryScryptSchema)` to create a new message.
+ */
+export const MpcRecoveryScryptSchema: GenMessage<MpcRecoveryScrypt> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 22);
+
+/**
  * The value of TransportMessageWrapper.message_type (seed §0.2). 0 is proto3's mandatory
  * default and never valid on the wire.
  *
@@ -370,6 +857,71 @@ export enum ActiveCardEvent {
    * @generated from enum value: FORGET_ACK = 11;
    */
   FORGET_ACK = 11,
+
+  /**
+   * pairkit: MPC over the established session (docs §4.9), all encrypted.
+   *
+   * phone → card, MpcDkgStart
+   *
+   * @generated from enum value: MPC_DKG_START = 12;
+   */
+  MPC_DKG_START = 12,
+
+  /**
+   * card → phone, MpcDkgCardRound
+   *
+   * @generated from enum value: MPC_DKG_CARD_ROUND = 13;
+   */
+  MPC_DKG_CARD_ROUND = 13,
+
+  /**
+   * phone → card, MpcDkgFinish
+   *
+   * @generated from enum value: MPC_DKG_FINISH = 14;
+   */
+  MPC_DKG_FINISH = 14,
+
+  /**
+   * card → phone, MpcDkgResult
+   *
+   * @generated from enum value: MPC_DKG_RESULT = 15;
+   */
+  MPC_DKG_RESULT = 15,
+
+  /**
+   * phone → card, MpcSignRequest
+   *
+   * @generated from enum value: MPC_SIGN_REQUEST = 16;
+   */
+  MPC_SIGN_REQUEST = 16,
+
+  /**
+   * card → phone, MpcSignCommitment
+   *
+   * @generated from enum value: MPC_SIGN_COMMITMENT = 17;
+   */
+  MPC_SIGN_COMMITMENT = 17,
+
+  /**
+   * phone → card, MpcSignPackage
+   *
+   * @generated from enum value: MPC_SIGN_PACKAGE = 18;
+   */
+  MPC_SIGN_PACKAGE = 18,
+
+  /**
+   * card → phone, MpcSignShare
+   *
+   * @generated from enum value: MPC_SIGN_SHARE = 19;
+   */
+  MPC_SIGN_SHARE = 19,
+
+  /**
+   * card → phone, MpcRefused: the failure answer of the mpc phase
+   *
+   * @generated from enum value: MPC_REFUSED = 20;
+   */
+  MPC_REFUSED = 20,
 }
 
 /**
@@ -377,4 +929,75 @@ export enum ActiveCardEvent {
  */
 export const ActiveCardEventSchema: GenEnum<ActiveCardEvent> = /*@__PURE__*/
   enumDesc(file_pairkit_activecard_v1_active_card, 0);
+
+/**
+ * The FROST ciphersuite of a wallet. 0 is never valid.
+ *
+ * @generated from enum pairkit.activecard.v1.MpcCiphersuite
+ */
+export enum MpcCiphersuite {
+  /**
+   * @generated from enum value: MPC_CIPHERSUITE_UNSPECIFIED = 0;
+   */
+  MPC_CIPHERSUITE_UNSPECIFIED = 0,
+
+  /**
+   * FROST(P-256, SHA-256), RFC 9591 §6.4
+   *
+   * @generated from enum value: FROST_P256_SHA256 = 1;
+   */
+  FROST_P256_SHA256 = 1,
+
+  /**
+   * FROST(secp256k1, SHA-256) with BIP340 signatures
+   *
+   * @generated from enum value: FROST_SECP256K1_TAPROOT = 2;
+   */
+  FROST_SECP256K1_TAPROOT = 2,
+
+  /**
+   * FROST(Ed25519, SHA-512), RFC 9591 §6.1
+   *
+   * @generated from enum value: FROST_ED25519_SHA512 = 3;
+   */
+  FROST_ED25519_SHA512 = 3,
+}
+
+/**
+ * Describes the enum pairkit.activecard.v1.MpcCiphersuite.
+ */
+export const MpcCiphersuiteSchema: GenEnum<MpcCiphersuite> = /*@__PURE__*/
+  enumDesc(file_pairkit_activecard_v1_active_card, 1);
+
+/**
+ * What the phone asks the card to sign; the signed bytes are `payload` either way.
+ *
+ * @generated from enum pairkit.activecard.v1.MpcPayloadKind
+ */
+export enum MpcPayloadKind {
+  /**
+   * @generated from enum value: MPC_PAYLOAD_KIND_UNSPECIFIED = 0;
+   */
+  MPC_PAYLOAD_KIND_UNSPECIFIED = 0,
+
+  /**
+   * exactly 32 bytes, shown as hex
+   *
+   * @generated from enum value: DIGEST = 1;
+   */
+  DIGEST = 1,
+
+  /**
+   * 1..512 bytes, shown as UTF-8 when it is, else hex
+   *
+   * @generated from enum value: MESSAGE = 2;
+   */
+  MESSAGE = 2,
+}
+
+/**
+ * Describes the enum pairkit.activecard.v1.MpcPayloadKind.
+ */
+export const MpcPayloadKindSchema: GenEnum<MpcPayloadKind> = /*@__PURE__*/
+  enumDesc(file_pairkit_activecard_v1_active_card, 2);
 
