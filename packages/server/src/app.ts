@@ -15,6 +15,7 @@ import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from 
 import { ErrorReply } from "./http/schemas.ts";
 import { closeUnusedConnectionsOnClose } from "./http/unused-connections.ts";
 import { KeyTrackingSigner } from "./kts/attestation.ts";
+import { serializeError } from "./log/error-serializer.ts";
 import { Mailer } from "./mail/mailer.ts";
 import { startMaintenance } from "./maintenance.ts";
 import { Metrics } from "./metrics/metrics.ts";
@@ -89,6 +90,7 @@ export function createLogger(config: ServerConfig, stream?: DestinationStream): 
       level: config.logLevel,
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
       serializers: {
+        err: serializeError,
         // Only the path: a query string is the one place a client could put a secret in a URL.
         req: (req: { method?: string; url?: string; id?: string }) => ({
           id: req.id,

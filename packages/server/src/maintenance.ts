@@ -8,6 +8,8 @@ export interface MaintenanceReport {
   readonly mailsSent: number;
   readonly mailsDiscarded: number;
   readonly revocationsRetried: number;
+  /** Deliveries left `pending` by a replica that stopped waiting for their ack (it crashed). */
+  readonly deliveriesClosed: number;
 }
 
 /** E-mails are retried this many times; then they stay unsent for an operator to look at. */
@@ -15,9 +17,9 @@ const MAX_MAIL_ATTEMPTS = 5;
 
 /**
  * Periodic upkeep, safe to run on every replica at once (each step is a conditional statement or
- * idempotent): expire live sessions past their deadline, retry unsent e-mails while their link is
- * still valid (and clear the bodies of the rest, which hold dead one-time links), and re-send
- * revocations the vehicle has not acknowledged yet.
+ * idempotent): expire live sessions past their deadline, close deliveries whose waiter is gone,
+ * retry unsent e-mails while their link is still valid (and clear the bodies of the rest, which
+ * hold dead one-time links), and re-send revocations the vehicle has not acknowledged yet.
  */
 export async function runMaintenance(services: Services): Promise<MaintenanceReport> {
   const { db, crypto, clock, config, metrics, mailer, log, changes } = services;
@@ -46,6 +48,8 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
     return rows.length;
   });
   if (expired > 0) metrics.pairings.inc({ outcome: "expired" }, expired);
+
+  const deliveriesClosed = await closeAbandonedDeliveries(services, now);
 
   const linkDeadline = new Date(now.getTime() - config.portal.linkTtlSeconds * 1000);
   const discarded = await db
@@ -81,12 +85,8 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
             .select(sql`1`.as("one"))
             .whereRef("verifierDeliveries.keyId", "=", "digitalKeys.keyId")
             .where("verifierDeliveries.status", "=", "pending")
-            // A pending delivery older than twice the ack timeout lost its waiter (a replica stopped).
-            .where(
-              "verifierDeliveries.sentAt",
-              ">",
-              new Date(now.getTime() - 2 * config.pairing.vehicleAckTimeoutMs),
-            ),
+            // A younger pending delivery still has its waiter; older ones were closed above.
+            .where("verifierDeliveries.sentAt", ">", waiterGone(services, now)),
         ),
       ),
     )
@@ -102,7 +102,72 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
     mailsSent,
     mailsDiscarded: Number(discarded.numUpdatedRows),
     revocationsRetried: stuck.length,
+    deliveriesClosed,
   };
+}
+
+/** A delivery still pending after twice the ack timeout has lost its waiter: the replica stopped. */
+function waiterGone({ config }: Services, now: Date): Date {
+  return new Date(now.getTime() - 2 * config.pairing.vehicleAckTimeoutMs);
+}
+
+/**
+ * Closes deliveries a crashed replica left `pending` as `timeout`, as the waiter would have. A
+ * provision's session still `provisioning` fails with VEHICLE_OFFLINE (its password never reached
+ * the owner); a revocation's key stays `revoking` and is re-sent below. Session rows are locked
+ * before delivery rows and the audit head last (docs/operations.md).
+ */
+async function closeAbandonedDeliveries(services: Services, now: Date): Promise<number> {
+  const { db, crypto, changes } = services;
+  return changes.commit(db, async (tx, changed) => {
+    const abandoned = await tx
+      .selectFrom("verifierDeliveries")
+      .select(["deliveryId", "kind", "sessionId"])
+      .where("status", "=", "pending")
+      .where("sentAt", "<=", waiterGone(services, now))
+      .execute();
+    if (abandoned.length === 0) return 0;
+    const sessionIds = abandoned.flatMap((d) => (d.kind === "provision" && d.sessionId ? [d.sessionId] : []));
+    const failed =
+      sessionIds.length === 0
+        ? []
+        : await tx
+            .updateTable("pairingSessions")
+            .set({ status: "failed", failureCode: "VEHICLE_OFFLINE" })
+            .where("sessionId", "in", sessionIds)
+            .where("status", "=", "provisioning")
+            .returning(["sessionId", "vehicleId"])
+            .execute();
+    const closed = await tx
+      .updateTable("verifierDeliveries")
+      .set({ status: "timeout", answeredAt: now })
+      .where(
+        "deliveryId",
+        "in",
+        abandoned.map((d) => d.deliveryId),
+      )
+      .where("status", "=", "pending")
+      .executeTakeFirst();
+    for (const session of failed) {
+      changed.add("session", session.sessionId);
+      changed.add(
+        "audit",
+        await appendAudit(
+          tx,
+          crypto,
+          {
+            actor: "system",
+            event: "pairing.verifier_not_acknowledged",
+            vehicleId: session.vehicleId,
+            sessionId: session.sessionId,
+            detail: { delivery: "timeout", waiter: "gone" },
+          },
+          now,
+        ),
+      );
+    }
+    return Number(closed.numUpdatedRows);
+  });
 }
 
 /** Runs maintenance every `intervalMs`; the returned function stops it and waits for a run in progress. */

@@ -5,6 +5,7 @@ import { runMaintenance } from "../src/maintenance.ts";
 import { databaseBackends } from "./support/databases.ts";
 import { FakeClock } from "./support/fake-clock.ts";
 import { addOwnedVehicle, stateSnapshot } from "./support/fixtures.ts";
+import { eventually } from "./support/pairing.ts";
 import { connectVehicle, DEVICE_INFO, startTestServer, tokenFor } from "./support/server.ts";
 
 const backends = await databaseBackends();
@@ -134,6 +135,115 @@ for (const backend of backends) {
                 .executeTakeFirstOrThrow()
             ).state,
           ).toBe("revoked");
+        } finally {
+          await vehicle.client.close();
+        }
+      });
+
+      it("maintenance closes deliveries a crashed replica left pending: the provision's session fails, the revocation is re-sent", async () => {
+        const { db, crypto, config } = app.services;
+        const owner = await addOwnedVehicle(db, crypto);
+        const vehicle = await connectVehicle(app, owner.vehicleId);
+        try {
+          // What a replica leaves behind when it stops while waiting for the vehicle's acks.
+          const now = new Date(clock.now());
+          const sessionId = randomUUID();
+          await db
+            .insertInto("pairingSessions")
+            .values({
+              sessionId,
+              userId: owner.userId,
+              vehicleId: owner.vehicleId,
+              status: "provisioning",
+              channel: "app",
+              issuedAt: now,
+              expiresAt: new Date(now.getTime() + 3_600_000),
+              maxAttempts: 5,
+              scryptConfig: JSON.stringify(config.pairing.scrypt),
+              salt: new Uint8Array(16),
+              replaceExisting: false,
+              deviceInfo: JSON.stringify(DEVICE_INFO),
+              failureCode: null,
+            })
+            .execute();
+          const transactionId = randomUUID();
+          await db
+            .insertInto("pairingTransactions")
+            .values({
+              transactionId,
+              sessionId,
+              status: "configured",
+              vehiclePublicKeyHash: "00",
+              policyFlags: 3,
+              deviceNonce: new Uint8Array(16),
+              pointX: new Uint8Array(65),
+              serverNonce: new Uint8Array(16),
+              configDigest: "00",
+              endpointHash: "22".repeat(16),
+              createdAt: now,
+            })
+            .execute();
+          const keyId = randomUUID();
+          await db
+            .insertInto("digitalKeys")
+            .values({
+              keyId,
+              vehicleId: owner.vehicleId,
+              ownerUserId: owner.userId,
+              role: "owner",
+              state: "revoking",
+              keyMaterialHash: "22".repeat(16),
+              endpointPublicKey: null,
+              transactionId,
+              createdAt: now,
+              revokedAt: null,
+            })
+            .execute();
+          const provisionId = randomUUID();
+          const revokeId = randomUUID();
+          const pending = {
+            vehicleId: owner.vehicleId,
+            status: "pending",
+            sentAt: now,
+            answeredAt: null,
+          } as const;
+          await db
+            .insertInto("verifierDeliveries")
+            .values([
+              { ...pending, deliveryId: provisionId, kind: "provision", sessionId, keyId: null },
+              { ...pending, deliveryId: revokeId, kind: "revoke", sessionId: null, keyId },
+            ])
+            .execute();
+
+          // Within the ack wait nothing is touched: the waiter may still be there.
+          expect(await runMaintenance(app.services)).toMatchObject({ deliveriesClosed: 0 });
+          clock.advance(2 * config.pairing.vehicleAckTimeoutMs + 1);
+          expect(await runMaintenance(app.services)).toMatchObject({ deliveriesClosed: 2 });
+
+          const deliveries = await db
+            .selectFrom("verifierDeliveries")
+            .select(["deliveryId", "status"])
+            .where("deliveryId", "in", [provisionId, revokeId])
+            .orderBy("kind")
+            .execute();
+          expect(deliveries).toEqual([
+            { deliveryId: provisionId, status: "timeout" },
+            { deliveryId: revokeId, status: "timeout" },
+          ]);
+          const session = await db
+            .selectFrom("pairingSessions")
+            .select(["status", "failureCode"])
+            .where("sessionId", "=", sessionId)
+            .executeTakeFirstOrThrow();
+          expect(session).toEqual({ status: "failed", failureCode: "VEHICLE_OFFLINE" });
+          const audit = await db
+            .selectFrom("auditLog")
+            .select(["event", "actor"])
+            .where("sessionId", "=", sessionId)
+            .execute();
+          expect(audit).toEqual([{ event: "pairing.verifier_not_acknowledged", actor: "system" }]);
+          await eventually(async () => vehicle.revocations.some((r) => r.keyId === keyId));
+          expect(await runMaintenance(app.services)).toMatchObject({ deliveriesClosed: 0 });
         } finally {
           await vehicle.client.close();
         }

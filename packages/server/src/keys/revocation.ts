@@ -48,19 +48,22 @@ export async function revokeKeyOnVehicle(
   }
   const now = new Date(clock.now());
   await changes.commit(db, async (tx, changed) => {
+    // The key row before the delivery row: the lock order of docs/operations.md.
+    const revoked =
+      status === "acked"
+        ? await tx
+            .updateTable("digitalKeys")
+            .set({ state: "revoked", revokedAt: now })
+            .where("keyId", "=", keyId)
+            .where("state", "=", "revoking")
+            .executeTakeFirst()
+        : undefined;
     await tx
       .updateTable("verifierDeliveries")
       .set({ status, answeredAt: now })
       .where("deliveryId", "=", deliveryId)
       .execute();
-    if (status !== "acked") return;
-    const revoked = await tx
-      .updateTable("digitalKeys")
-      .set({ state: "revoked", revokedAt: now })
-      .where("keyId", "=", keyId)
-      .where("state", "=", "revoking")
-      .executeTakeFirst();
-    if (revoked.numUpdatedRows > 0n) {
+    if (revoked && revoked.numUpdatedRows > 0n) {
       changed.add("key", keyId);
       changed.add(
         "audit",

@@ -244,12 +244,7 @@ export async function requestPairingPassword(
 
   const answeredAt = new Date(clock.now());
   const opened = await changes.commit(db, async (tx, changed) => {
-    await tx
-      .updateTable("verifierDeliveries")
-      .set({ status: outcome.status, answeredAt })
-      .where("deliveryId", "=", deliveryId)
-      .where("status", "=", "pending")
-      .execute();
+    // The session row before the delivery row: the lock order of docs/operations.md.
     const updated = await tx
       .updateTable("pairingSessions")
       .set(
@@ -260,6 +255,12 @@ export async function requestPairingPassword(
       .where("sessionId", "=", sessionId)
       .where("status", "=", "provisioning")
       .executeTakeFirst();
+    await tx
+      .updateTable("verifierDeliveries")
+      .set({ status: outcome.status, answeredAt })
+      .where("deliveryId", "=", deliveryId)
+      .where("status", "=", "pending")
+      .execute();
     const concluded = updated.numUpdatedRows > 0n;
     if (concluded) {
       changed.add("session", sessionId);
