@@ -21,6 +21,7 @@ import { startMaintenance } from "./maintenance.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { DerivationQueue } from "./pairing/derivation-queue.ts";
 import { handleVehicleEvent } from "./pairing/vehicle-events.ts";
+import { OwnerPinChecks } from "./portal/owner-pin.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { adminConsoleRoutes } from "./routes/admin-console.ts";
 import { adminEventsRoutes } from "./routes/admin-events.ts";
@@ -190,6 +191,7 @@ export async function buildServer(
       link,
       mqttUrl,
       derivation,
+      pinChecks: await OwnerPinChecks.create(crypto, config.pairing.scrypt),
       metrics,
       // Development without KTS_PRIVATE_KEY: a per-process key (attestations do not survive a restart).
       kts: new KeyTrackingSigner(crypto, config.ktsPrivateKey ?? crypto.generateKeyPair().privateKey),

@@ -9,6 +9,7 @@ import type { KeyTrackingSigner } from "./kts/attestation.ts";
 import type { Mailer } from "./mail/mailer.ts";
 import type { Metrics } from "./metrics/metrics.ts";
 import type { DerivationQueue } from "./pairing/derivation-queue.ts";
+import type { OwnerPinChecks } from "./portal/owner-pin.ts";
 import type { ServerVehicleLink } from "./vehicle-link/server-link.ts";
 
 /** What route plugins and domain functions share; built once by buildServer. */
@@ -27,6 +28,8 @@ export interface Services {
   /** The broker URL vehicles connect to. */
   readonly mqttUrl: string;
   readonly derivation: DerivationQueue;
+  /** Portal and hotline owner PIN checks (serialized per ownership in this process). */
+  readonly pinChecks: OwnerPinChecks;
   readonly metrics: Metrics;
   readonly kts: KeyTrackingSigner;
   readonly mailer: Mailer;

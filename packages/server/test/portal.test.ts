@@ -1,3 +1,5 @@
+import type { Crypto } from "@pairkit/core";
+import { nodeCrypto } from "@pairkit/core/node";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashLowEntropySecret } from "../src/auth/secret-hash.ts";
@@ -7,6 +9,23 @@ import { connectVehicle, startTestServer, tokenFor } from "./support/server.ts";
 
 const backends = await databaseBackends();
 const PIN = "13579";
+/** Requests per VIN and requester per hour in these tests. */
+const PER_REQUESTER = 40;
+
+/** The node back-end, recording the cost parameter N of every scrypt it runs. */
+function countingCrypto(calls: number[]): Crypto {
+  return new Proxy(nodeCrypto, {
+    get(target, property, receiver) {
+      if (property === "scrypt") {
+        return (...args: Parameters<Crypto["scrypt"]>) => {
+          calls.push(args[2].N);
+          return target.scrypt(...args);
+        };
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+}
 
 for (const backend of backends) {
   describe.skipIf(backend.skip !== undefined)(
@@ -16,8 +35,12 @@ for (const backend of backends) {
       beforeAll(async () => {
         app = await startTestServer(
           backend.fresh(),
-          { PIN_MAX_FAILURES: "3", LOG_LEVEL: "trace" },
-          { logStream: { write: (l: string) => void logs.push(l) } },
+          {
+            PIN_MAX_FAILURES: "3",
+            LOG_LEVEL: "trace",
+            PORTAL_REQUESTS_PER_VIN_PER_HOUR: String(PER_REQUESTER),
+          },
+          { logStream: { write: (l: string) => void logs.push(l) }, crypto: countingCrypto(scryptCalls) },
         );
       });
       afterAll(async () => {
@@ -25,6 +48,7 @@ for (const backend of backends) {
         await backend.cleanup();
       });
       const logs: string[] = [];
+      const scryptCalls: number[] = [];
 
       async function owner() {
         const { db, crypto } = app.services;
@@ -142,6 +166,139 @@ for (const backend of backends) {
           });
         }
         expect(await stateSnapshot(app.services.db)).toEqual(before);
+      });
+
+      it("does the same scrypt work for an unknown VIN, a wrong e-mail, a wrong and a right PIN", async () => {
+        const o = await owner();
+        const email = `${o.userId}@example.com`;
+        const cases = {
+          unknownVin: { vin: "UNKNOWNVIN0000001", email, pin: PIN },
+          wrongEmail: { vin: o.vin, email: "someone-else@example.com", pin: PIN },
+          wrongPin: { vin: o.vin, email, pin: "97531" },
+          rightPin: { vin: o.vin, email, pin: PIN },
+        };
+        for (const [name, payload] of Object.entries(cases)) {
+          scryptCalls.length = 0;
+          const response = await app.inject({ method: "POST", url: "/portal/password-link", payload });
+          expect(response.statusCode, name).toBe(name === "rightPin" ? 202 : 403);
+          // One verification each, at the cost owner PINs are hashed with (SCRYPT_N of the test server).
+          expect(scryptCalls, name).toEqual([1024]);
+        }
+      });
+
+      it("lets 40 parallel requests with the correct PIN through: none is locked out", async () => {
+        const o = await owner();
+        const email = `${o.userId}@example.com`;
+        const replies = await Promise.all(
+          Array.from({ length: PER_REQUESTER }, () =>
+            app.inject({
+              method: "POST",
+              url: "/portal/password-link",
+              payload: { vin: o.vin, email, pin: PIN },
+            }),
+          ),
+        );
+        expect(replies.map((r) => r.statusCode)).toEqual(replies.map(() => 202));
+        const row = await app.services.db
+          .selectFrom("ownerships")
+          .select(["pinFailures", "pinLockedUntil"])
+          .where("userId", "=", o.userId)
+          .executeTakeFirstOrThrow();
+        expect(row).toEqual({ pinFailures: 0, pinLockedUntil: null });
+      });
+
+      it("counts requests per VIN per requester: a stranger's spent budget blocks neither the owner nor the hotline", async () => {
+        const o = await owner();
+        const email = `${o.userId}@example.com`;
+        const from = (remoteAddress: string, payload: object) =>
+          app.inject({ method: "POST", url: "/portal/password-link", payload, remoteAddress });
+        const stranger = "198.51.100.7";
+        for (let i = 0; i < PER_REQUESTER; i++) {
+          const guess = await from(stranger, { vin: o.vin, email: `guess${i}@example.com`, pin: "0000" });
+          expect(guess.statusCode).toBe(403);
+        }
+        const limited = await from(stranger, { vin: o.vin, email, pin: PIN });
+        expect(limited.statusCode).toBe(429);
+        expect(limited.json()).toMatchObject({ code: "RATE_LIMITED" });
+
+        expect((await from("203.0.113.9", { vin: o.vin, email, pin: PIN })).statusCode).toBe(202);
+        const hotline = await app.inject({
+          method: "POST",
+          url: "/hotline/password-link",
+          headers: { authorization: `Bearer ${await tokenFor(app, "carol")}` },
+          payload: { vin: o.vin, pin: PIN },
+          remoteAddress: stranger,
+        });
+        expect(hotline.statusCode, hotline.body).toBe(202);
+      });
+
+      it("checks the hotline PIN against the owner the agent names when the vehicle has two owners", async () => {
+        const first = await owner();
+        const { db } = app.services;
+        const second = { userId: `${first.userId}-b`, pin: "86420" };
+        await db
+          .insertInto("users")
+          .values({
+            id: second.userId,
+            email: `${second.userId}@example.com`,
+            displayName: "Second owner",
+            role: "customer",
+            createdAt: new Date(),
+          })
+          .execute();
+        await db
+          .insertInto("ownerships")
+          .values({
+            userId: second.userId,
+            vehicleId: first.vehicleId,
+            pinHash: await hashLowEntropySecret(app.services.crypto, second.pin, { N: 1024, r: 8, p: 1 }),
+            pinLockedUntil: null,
+            since: new Date(),
+          })
+          .execute();
+        await db
+          .insertInto("subscriptions")
+          .values({
+            userId: second.userId,
+            vehicleId: first.vehicleId,
+            product: "digital_key",
+            validUntil: new Date(Date.now() + 86_400_000),
+          })
+          .execute();
+        const agent = await tokenFor(app, "carol");
+        const hotline = (payload: object) =>
+          app.inject({
+            method: "POST",
+            url: "/hotline/password-link",
+            headers: { authorization: `Bearer ${agent}` },
+            payload,
+          });
+        const before = await stateSnapshot(db);
+        const unnamed = await hotline({ vin: first.vin, pin: second.pin });
+        expect(unnamed.statusCode).toBe(400);
+        expect(unnamed.json()).toMatchObject({ code: "BAD_REQUEST" });
+        // The second owner's PIN does not pass for the first owner.
+        const crossed = await hotline({
+          vin: first.vin,
+          email: `${first.userId}@example.com`,
+          pin: second.pin,
+        });
+        expect(crossed.json()).toMatchObject({ code: "PIN_INVALID" });
+        expect(await stateSnapshot(db)).toEqual({ ...before, audit: before.audit + 1 });
+
+        const named = await hotline({
+          vin: first.vin,
+          email: `${second.userId}@example.com`,
+          pin: second.pin,
+        });
+        expect(named.statusCode, named.body).toBe(202);
+        expect(tokenFromMailbox(`${second.userId}@example.com`)).toHaveLength(43);
+        const tokens = await db
+          .selectFrom("portalTokens")
+          .select("userId")
+          .where("vehicleId", "=", first.vehicleId)
+          .execute();
+        expect(tokens).toEqual([{ userId: second.userId }]);
       });
 
       it("lets a hotline agent trigger the e-mail to the owner on file, and nobody else", async () => {

@@ -256,7 +256,15 @@ export const PortalLinkBody = Type.Object(
 export type PortalLinkBody = Static<typeof PortalLinkBody>;
 
 export const HotlineLinkBody = Type.Object(
-  { vin: Vin, pin: Pin, replaceExisting: Type.Optional(Type.Boolean()) },
+  {
+    vin: Vin,
+    email: Type.Optional({
+      ...Email,
+      description: "The owner the caller says they are; required when the vehicle has several owners",
+    }),
+    pin: Pin,
+    replaceExisting: Type.Optional(Type.Boolean()),
+  },
   { additionalProperties: false },
 );
 export type HotlineLinkBody = Static<typeof HotlineLinkBody>;

@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { toHex, utf8 } from "@pairkit/core";
 import { sql } from "kysely";
 import { appendAudit } from "../audit/audit-log.ts";
-import { verifyLowEntropySecret } from "../auth/secret-hash.ts";
 import { ApiError } from "../errors.ts";
 import {
   checkPairingEligibility,
@@ -11,31 +10,42 @@ import {
 } from "../pairing/password-request.ts";
 import { consumeRateLimit } from "../pairing/rate-limit.ts";
 import type { Services } from "../services.ts";
+import { wrongCredentials } from "./owner-pin.ts";
 
 export interface LinkRequest {
   readonly vin: string;
-  /** Portal: the e-mail the owner typed, which must be the one on file. Hotline: undefined. */
+  /**
+   * The owner's e-mail: the one the owner typed (portal), or the one the hotline agent names.
+   * The hotline may leave it out when the vehicle has a single owner with a PIN.
+   */
   readonly email: string | undefined;
   readonly pin: string;
   readonly replaceExisting: boolean;
   /** The hotline agent acting on the owner's behalf. */
   readonly agentUserId: string | undefined;
+  /**
+   * Who asks (`ip:<client address>` for the portal, `agent:<id>` for the hotline): the per-VIN
+   * request budget is per requester, so a stranger cannot use up the owner's or the hotline's.
+   */
+  readonly requester: string;
 }
 
-/** Same answer for an unknown VIN, a wrong e-mail and a wrong PIN: nothing tells them apart. */
-const wrongCredentials = () => new ApiError("PIN_INVALID", "VIN, e-mail or owner PIN not recognised");
-
 /**
- * Seed 000, portal / hotline: VIN + e-mail + owner PIN → an e-mail with a one-time link. A PIN try
- * is reserved (counted) *before* the slow hash is checked, so parallel guesses cannot outrun the
- * lockout; a correct PIN resets the count.
+ * Seed 000, portal / hotline: VIN + e-mail + owner PIN → an e-mail with a one-time link to
+ * `PORTAL_LINK_BASE#token=…`. The PIN check (OwnerPinChecks) costs the same whether or not the VIN
+ * and e-mail match an owner.
  */
 export async function requestPasswordLink(services: Services, request: LinkRequest): Promise<void> {
   const { db, crypto, clock, config, mailer, changes } = services;
   const now = new Date(clock.now());
-  await consumeRateLimit(services, `portal:vin:${request.vin}`, config.portal.requestsPerVinPerHour, 3600);
+  await consumeRateLimit(
+    services,
+    `portal:vin:${request.vin}:${request.requester}`,
+    config.portal.requestsPerVinPerHour,
+    3600,
+  );
 
-  const owner = await db
+  const owners = await db
     .selectFrom("vehicles")
     .innerJoin("ownerships", "ownerships.vehicleId", "vehicles.id")
     .innerJoin("users", "users.id", "ownerships.userId")
@@ -45,85 +55,26 @@ export async function requestPasswordLink(services: Services, request: LinkReque
     .$if(request.email !== undefined, (q) =>
       q.where(sql`lower(users.email)`, "=", request.email!.toLowerCase()),
     )
-    .executeTakeFirst();
-  if (!owner) throw wrongCredentials();
-
-  const max = config.portal.pinMaxFailures;
-  const reserved = await db
-    .updateTable("ownerships")
-    .set({
-      pinFailures: sql<number>`case when pin_locked_until is not null then 1 else pin_failures + 1 end`,
-      pinLockedUntil: null,
-    })
-    .where("userId", "=", owner.userId)
-    .where("vehicleId", "=", owner.vehicleId)
-    .where((eb) =>
-      eb.or([
-        eb.and([eb("pinLockedUntil", "is", null), eb("pinFailures", "<", max)]),
-        eb("pinLockedUntil", "<=", now),
-      ]),
-    )
-    .returning(["pinFailures", "pinHash"])
-    .executeTakeFirst();
-  if (!reserved) {
-    const state = await db
-      .selectFrom("ownerships")
-      .select("pinLockedUntil")
-      .where("userId", "=", owner.userId)
-      .where("vehicleId", "=", owner.vehicleId)
-      .executeTakeFirstOrThrow();
-    const until = state.pinLockedUntil?.getTime() ?? now.getTime() + 1000;
-    throw new ApiError("PIN_LOCKED", "too many wrong PINs; try again later", {
-      retryAfter: Math.max(1, Math.ceil((until - now.getTime()) / 1000)),
-    });
+    .orderBy("users.id")
+    .limit(2)
+    .execute();
+  // Only the hotline asks without an e-mail; its agent must say which owner is on the phone.
+  if (owners.length > 1) {
+    throw new ApiError("BAD_REQUEST", "the vehicle has several owners: name the owner's e-mail");
   }
-
-  const actor = request.agentUserId ? `agent:${request.agentUserId}` : `user:${owner.userId}`;
-  if (!(await verifyLowEntropySecret(crypto, request.pin, reserved.pinHash!))) {
-    const lock = reserved.pinFailures >= max;
-    await changes.commit(db, async (tx, changed) => {
-      if (lock) {
-        await tx
-          .updateTable("ownerships")
-          .set({ pinLockedUntil: new Date(now.getTime() + config.portal.pinLockoutSeconds * 1000) })
-          .where("userId", "=", owner.userId)
-          .where("vehicleId", "=", owner.vehicleId)
-          .execute();
-      }
-      changed.add(
-        "audit",
-        await appendAudit(
-          tx,
-          crypto,
-          {
-            actor,
-            event: lock ? "portal.pin_locked" : "portal.pin_wrong",
-            vehicleId: owner.vehicleId,
-            detail: { failures: reserved.pinFailures },
-          },
-          now,
-        ),
-      );
-    });
-    if (lock) {
-      throw new ApiError("PIN_LOCKED", "too many wrong PINs; try again later", {
-        retryAfter: config.portal.pinLockoutSeconds,
-      });
-    }
+  const owner = owners[0];
+  if (!owner) {
+    await services.pinChecks.verifyNoOwner(services, request.pin);
     throw wrongCredentials();
   }
-  await db
-    .updateTable("ownerships")
-    .set({ pinFailures: 0 })
-    .where("userId", "=", owner.userId)
-    .where("vehicleId", "=", owner.vehicleId)
-    .execute();
+  const actor = request.agentUserId ? `agent:${request.agentUserId}` : `user:${owner.userId}`;
+  await services.pinChecks.check(services, owner, request.pin, actor);
 
   await checkPairingEligibility(services, owner.userId, owner.vehicleId, request.replaceExisting);
 
   const token = Buffer.from(crypto.randomBytes(32)).toString("base64url");
   const outboxId = randomUUID();
-  const link = `${config.publicUrl}/portal/redeem#token=${token}`;
+  const link = `${config.portal.linkBase}#token=${token}`;
   await changes.commit(db, async (tx, changed) => {
     await tx
       .insertInto("portalTokens")

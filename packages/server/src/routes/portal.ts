@@ -33,6 +33,7 @@ export async function portalRoutes(app: FastifyInstance, services: Services): Pr
         pin,
         replaceExisting: replaceExisting ?? false,
         agentUserId: undefined,
+        requester: `ip:${request.ip}`,
       });
       return reply.status(202).send({ accepted: true });
     },
@@ -43,7 +44,8 @@ export async function portalRoutes(app: FastifyInstance, services: Services): Pr
     {
       schema: {
         tags: ["portal"],
-        summary: "Hotline agent verified the owner's PIN on the phone → the same e-mail to the owner on file",
+        summary:
+          "Hotline agent relays the owner's PIN (and e-mail, required when the vehicle has several owners) → the same e-mail to that owner",
         security: [{ bearer: [] }],
         body: HotlineLinkBody,
         response: { 202: AcceptedReply, ...errorReplies },
@@ -52,13 +54,14 @@ export async function portalRoutes(app: FastifyInstance, services: Services): Pr
     async (request, reply) => {
       const principal = await services.authenticate(bearerToken(request.headers.authorization));
       if (principal.role !== "agent") throw new ApiError("FORBIDDEN", "hotline agents only");
-      const { vin, pin, replaceExisting } = request.body;
+      const { vin, email, pin, replaceExisting } = request.body;
       await requestPasswordLink(services, {
         vin,
-        email: undefined,
+        email,
         pin,
         replaceExisting: replaceExisting ?? false,
         agentUserId: principal.userId,
+        requester: `agent:${principal.userId}`,
       });
       return reply.status(202).send({ accepted: true });
     },
