@@ -52,15 +52,59 @@ function fail(reason: string): never {
 
 function decodeValue(bytes: Uint8Array): unknown {
   if (bytes.length === 0 || bytes.length > MAX_DESCRIPTOR_LENGTH) fail("length out of range");
+  checkItemHeads(bytes);
+  let reencoded: Uint8Array;
   let value: unknown;
   try {
     value = cbor.decode(bytes);
+    reencoded = new Uint8Array(cbor.encode(value));
   } catch {
     fail("not well-formed CBOR");
   }
-  // Duplicate keys, indefinite lengths and non-minimal integers do not survive re-encoding.
-  if (!constantTimeEqual(new Uint8Array(cbor.encode(value)), bytes)) fail("not in deterministic encoding");
+  // Duplicate keys and non-minimal integers do not survive re-encoding.
+  if (!constantTimeEqual(reencoded, bytes)) fail("not in deterministic encoding");
   return value;
+}
+
+/** map → certChain array → byte string: nothing in a descriptor nests deeper. */
+const MAX_DEPTH = 2;
+
+/**
+ * Walks the data items' heads (RFC 8949 §3) without building anything, before cbor-x sees the
+ * bytes, and refuses what a descriptor never contains: tags (major type 6; cbor-x resolves the
+ * shared-reference tags 28/29 into cyclic objects and others into class instances), indefinite
+ * lengths, reserved additional information, nesting deeper than the schema, and bytes after the
+ * one top-level item.
+ */
+function checkItemHeads(bytes: Uint8Array): void {
+  let offset = 0;
+  // Items still to read in each open container; the bottom entry is the top-level item.
+  const remaining = [1];
+  while (remaining.length > 0) {
+    if (remaining[remaining.length - 1] === 0) {
+      remaining.pop();
+      continue;
+    }
+    remaining[remaining.length - 1]!--;
+    const initial = bytes[offset++];
+    if (initial === undefined) fail("truncated CBOR");
+    const major = initial >> 5;
+    const info = initial & 0x1f;
+    if (major === 6) fail("CBOR tags are not used");
+    if (info >= 28) fail("indefinite length or reserved CBOR encoding");
+    const argumentLength = info < 24 ? 0 : 1 << (info - 24);
+    if (offset + argumentLength > bytes.length) fail("truncated CBOR");
+    let argument = info < 24 ? info : 0;
+    for (let i = 0; i < argumentLength; i++) argument = argument * 256 + bytes[offset++]!;
+    // Every contained item takes at least one byte: a longer count cannot be honest.
+    if (major >= 2 && major <= 5 && argument > bytes.length - offset) fail("truncated CBOR");
+    if (major === 2 || major === 3) offset += argument;
+    else if (major === 4 || major === 5) {
+      if (remaining.length > MAX_DEPTH) fail("nested too deeply");
+      remaining.push(major === 5 ? 2 * argument : argument);
+    }
+  }
+  if (offset !== bytes.length) fail("trailing bytes after the CBOR map");
 }
 
 function text(value: unknown, field: string, optional: boolean): string | undefined {

@@ -43,7 +43,9 @@ import {
   encodeTxnAuth1Response,
   encodeTxnResult,
   encodeTxnStart,
+  fromHex,
   MessageFormatError,
+  utf8,
 } from "../../src/index.ts";
 
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
@@ -326,6 +328,49 @@ describe("schema checks beyond framing", () => {
     expect(decodeDescriptor(map(v, model, year, chain))).toMatchObject({ model: "X", modelYear: 2026 });
     for (const misordered of [map(model, v, chain), map(v, model, chain, year), map(chain, v, model)])
       expect(() => decodeDescriptor(misordered)).toThrow(/order/);
+  });
+
+  it("descriptor: CBOR tags are refused before decoding (shared references 28/29 made a cycle)", () => {
+    for (const hex of ["d81c81d81d00", "d81ca16161d81d00", "c11a514b67b0", "a16176d82001", "d9d9f7a0"]) {
+      expect(() => decodeDescriptor(fromHex(hex)), hex).toThrow(/CBOR tags are not used/);
+    }
+    // Indefinite lengths, nesting deeper than map → array → bytes, and trailing items.
+    for (const hex of ["bf617601ff", "a1617681818101", "a1617601a0"]) {
+      expect(() => decodeDescriptor(fromHex(hex)), hex).toThrow(MessageFormatError);
+    }
+  });
+
+  it("descriptor: any CBOR tree, tags and shared references included, gives a descriptor or a MessageFormatError", () => {
+    // Data items built from their heads (RFC 8949 §3), so that tags land inside structures.
+    const head = (major: number, n: number) =>
+      n < 24 ? [(major << 5) | n] : n < 256 ? [(major << 5) | 24, n] : [(major << 5) | 25, n >> 8, n & 0xff];
+    const { item } = fc.letrec<{ item: number[] }>((tie) => ({
+      item: fc.oneof(
+        { depthSize: "small" },
+        fc.oneof(fc.constant(0), fc.nat(300)).map((n) => head(0, n)),
+        fc
+          .constantFrom("v", "model", "trim", "year", "certChain", "a")
+          .map((t) => [...head(3, t.length), ...utf8(t)]),
+        fc.uint8Array({ maxLength: 4 }).map((b) => [...head(2, b.length), ...b]),
+        fc.array(tie("item"), { maxLength: 3 }).map((items) => [...head(4, items.length), ...items.flat()]),
+        fc
+          .array(fc.tuple(tie("item"), tie("item")), { maxLength: 3 })
+          .map((pairs) => [...head(5, pairs.length), ...pairs.flat(2)]),
+        fc
+          .tuple(fc.constantFrom(1, 2, 28, 29, 55799, 256), tie("item"))
+          .map(([tag, inner]) => [...head(6, tag), ...inner]),
+      ),
+    }));
+    fc.assert(
+      fc.property(item, (bytes) => {
+        try {
+          decodeDescriptor(Uint8Array.from(bytes));
+        } catch (error) {
+          expect(error).toBeInstanceOf(MessageFormatError);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it("mailbox: duplicate, out-of-order and unknown tags are refused", () => {
