@@ -12,6 +12,7 @@ export * from "./crypto/spake2plus.ts";
 export * from "./errors.ts";
 export * from "./owner/index.ts";
 export * from "./ports/clock.ts";
+export * from "./ports/frame-error.ts";
 export * from "./ports/inbox.ts";
 export * from "./ports/link.ts";
 export * from "./ports/manual-clock.ts";

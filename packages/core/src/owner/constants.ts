@@ -1,3 +1,5 @@
+import type { FrameErrorCode } from "../ports/frame-error.ts";
+
 /** Frame types of owner pairing (seed 001 §2) and of the standard transaction (docs/protocol.md §3). */
 export const OwnerFrameType = {
   SELECT: 0x01,
@@ -68,12 +70,36 @@ export const OwnerErrorCode = {
   /** Local only: the link went away; never sent, there is no one to send it to. */
   DISCONNECTED: 0x0013,
   KEY_SLOTS_FULL: 0x0014,
+  INVALID_SCRYPT_PARAMS: 0x0015,
   UNKNOWN_ENDPOINT: 0x0020,
   SIGNATURE_INVALID: 0x0021,
   DECRYPTION_FAILED: 0x0022,
   ATTESTATION_REQUIRED: 0x0023,
+  // The link's own rejections (docs/protocol.md §2.2–§2.6), named as the link names them (`FrameError`).
+  FRAME_TOO_SHORT: 0x0030,
+  BAD_VERSION: 0x0031,
+  UNKNOWN_TYPE: 0x0032,
+  BAD_TOTAL_SEQ: 0x0033,
+  SEQ_OUT_OF_RANGE: 0x0034,
+  LENGTH_MISMATCH: 0x0035,
+  RESERVED_FLAGS: 0x0036,
+  EMPTY_CHUNK: 0x0037,
+  DUPLICATE_CHUNK: 0x0038,
+  MISSING_CHUNK: 0x0039,
+  HEADER_CHANGED: 0x003a,
+  MESSAGE_TOO_LARGE: 0x003b,
+  CHUNK_TIMEOUT: 0x003c,
+  BAD_FRAME_SIZE: 0x003d,
+  BAD_LINK_PARAMS: 0x003e,
+  NOT_SECURED: 0x003f,
+  NOT_ENCRYPTED: 0x0040,
+  ALREADY_SECURED: 0x0041,
+  SEALED_TOO_SHORT: 0x0042,
+  REPLAYED_COUNTER: 0x0043,
+  COUNTER_GAP: 0x0044,
+  COUNTER_EXHAUSTED: 0x0045,
   INTERNAL: 0x00ff,
-} as const;
+} as const satisfies Record<string, number> & Record<FrameErrorCode, number>;
 export type OwnerErrorCode = (typeof OwnerErrorCode)[keyof typeof OwnerErrorCode];
 
 export function errorCodeName(code: number): string {

@@ -1,3 +1,4 @@
+import { InvalidScryptParamsError } from "../crypto/password.ts";
 import {
   AbortedError,
   ConfirmationError,
@@ -8,8 +9,9 @@ import {
   TimeoutError,
   TransportError,
 } from "../errors.ts";
+import { FrameError } from "../ports/frame-error.ts";
 import { CertificateError } from "./certificates.ts";
-import { errorCodeName, OwnerErrorCode, type OwnerPhase, phaseName } from "./constants.ts";
+import { errorCodeName, OwnerErrorCode, OwnerPhase, phaseName } from "./constants.ts";
 import { MessageFormatError } from "./wire.ts";
 
 /**
@@ -31,7 +33,9 @@ export class OwnerProtocolError extends ProtocolError {
     super(errorCodeName(wireCode), phaseName(phase), message, { cause: options.cause });
     this.wireCode = wireCode;
     this.phaseNumber = phase;
-    this.retryAllowed = options.retryAllowed ?? false;
+    // From finalization on the verifier is consumed, and a denied transaction is not retried as
+    // such: nothing there can be retried with the same password (docs/protocol.md §3.9).
+    this.retryAllowed = (options.retryAllowed ?? false) && phase < OwnerPhase.FINALIZE;
     this.fromPeer = options.fromPeer ?? false;
   }
 }
@@ -71,8 +75,12 @@ export function toOwnerProtocolError(error: unknown, phase: OwnerPhase): OwnerPr
   if (error instanceof MessageFormatError) return wrap(OwnerErrorCode.MALFORMED_MESSAGE, true);
   if (error instanceof TimeoutError) return wrap(OwnerErrorCode.TIMEOUT, true);
   if (error instanceof AbortedError) return wrap(OwnerErrorCode.ABORTED, true);
+  // The vehicle's verifier will offer the same parameters again: retrying cannot help.
+  if (error instanceof InvalidScryptParamsError) return wrap(OwnerErrorCode.INVALID_SCRYPT_PARAMS, false);
   if (error instanceof CertificateError) return wrap(OwnerErrorCode.CERTIFICATE_INVALID, false);
   if (error instanceof DecryptionError) return wrap(OwnerErrorCode.DECRYPTION_FAILED, true);
+  // A link rejection travels with its own code (§3.9), so the peer sees which rule broke.
+  if (error instanceof FrameError) return wrap(OwnerErrorCode[error.code], true);
   if (error instanceof TransportError) return wrap(OwnerErrorCode.DISCONNECTED, true);
   if (error instanceof SecureElementError) return wrap(OwnerErrorCode.ENDPOINT_FAILED, true);
   // The backend refused or failed: the device gives up on this attempt.

@@ -58,15 +58,7 @@ export class OwnerMessenger {
       timeoutMs: deadline.nextWait(),
       ...(signal ? { signal } : {}),
     });
-    if (message.type === OwnerFrameType.ERROR) {
-      const frame = decodeErrorFrame(message.payload);
-      throw new OwnerProtocolError(
-        frame.phase as OwnerPhase,
-        frame.errorCode,
-        `peer reported ${errorCodeName(frame.errorCode)}${frame.detail ? `: ${frame.detail}` : ""}`,
-        { retryAllowed: frame.retryAllowed, fromPeer: true },
-      );
-    }
+    if (message.type === OwnerFrameType.ERROR) throw errorFromPeer(message.payload, phase);
     if (message.type !== expected)
       throw new OwnerProtocolError(
         phase,
@@ -82,7 +74,8 @@ export class OwnerMessenger {
    */
   async reportError(error: OwnerProtocolError): Promise<void> {
     if (error.fromPeer || this.link.closed || error.wireCode === OwnerErrorCode.DISCONNECTED) return;
-    const detail = error.wireCode === OwnerErrorCode.INTERNAL ? "" : error.code;
+    // The detail is the code's name (§3.9): never the message, which may say more than the peer should know.
+    const detail = errorCodeName(error.wireCode);
     try {
       await this.send(
         OwnerFrameType.ERROR,
@@ -104,15 +97,56 @@ export class OwnerMessenger {
    * the phone to close (any message it still sends is ignored), at most 5 s, then close.
    */
   async hangUp(): Promise<void> {
-    if (!this.link.closed) {
+    const wait = new Deadline(this.clock, OwnerTimeouts.response, "hang-up");
+    while (!this.link.closed) {
       try {
-        await this.link.receive({ timeoutMs: OwnerTimeouts.response });
-      } catch {
-        // closed by the peer, or it lingered too: either way we are done
+        await this.link.receive({ timeoutMs: wait.nextWait() });
+      } catch (error) {
+        // Closed by the peer, or it lingered 5 s: done. A bad frame is ignored like a message.
+        if (error instanceof TimeoutError) break;
       }
     }
     await this.link.close();
   }
+
+  /**
+   * The peer's ERROR, when one arrived before the link went away: it says why, where our failed
+   * send or receive can only say DISCONNECTED. §2.8: messages received before a disconnect can
+   * still be read; only those already queued are looked at.
+   */
+  async queuedPeerError(phase: OwnerPhase): Promise<OwnerProtocolError | undefined> {
+    for (;;) {
+      let message: { type: number; payload: Uint8Array };
+      try {
+        message = await this.link.receive({ timeoutMs: 0 });
+      } catch {
+        return undefined;
+      }
+      if (message.type === OwnerFrameType.ERROR) return errorFromPeer(message.payload, phase);
+    }
+  }
+}
+
+/**
+ * An ERROR frame from the peer, as the error it reports. Never answered with an ERROR (§3.9),
+ * not even when it does not parse: that one ends the exchange as MALFORMED_MESSAGE, from the peer.
+ */
+export function errorFromPeer(payload: Uint8Array, phase: OwnerPhase): OwnerProtocolError {
+  let frame: ReturnType<typeof decodeErrorFrame>;
+  try {
+    frame = decodeErrorFrame(payload);
+  } catch (cause) {
+    return new OwnerProtocolError(phase, OwnerErrorCode.MALFORMED_MESSAGE, "peer sent a malformed ERROR", {
+      fromPeer: true,
+      cause,
+    });
+  }
+  return new OwnerProtocolError(
+    frame.phase as OwnerPhase,
+    frame.errorCode,
+    `peer reported ${errorCodeName(frame.errorCode)}${frame.detail ? `: ${frame.detail}` : ""}`,
+    { retryAllowed: frame.retryAllowed, fromPeer: true },
+  );
 }
 
 /** Checks an AbortSignal between steps, as a typed `AbortedError`. */

@@ -7,7 +7,9 @@ import {
   wipeOwnerPairingKeys,
 } from "../crypto/session-keys.ts";
 import { prepareProver, Spake2PlusProver } from "../crypto/spake2plus.ts";
+import { TransportError } from "../errors.ts";
 import { type Clock, systemClock } from "../ports/clock.ts";
+import { FrameError } from "../ports/frame-error.ts";
 import type { Link } from "../ports/link.ts";
 import { spake2Context } from "./binding.ts";
 import { verifyVehicleCertificateChain } from "./certificates.ts";
@@ -211,7 +213,7 @@ class PhoneOwnerPairing {
     const s = bootstrap.scrypt;
     if (request.scrypt.N !== s.N || request.scrypt.r !== s.r || request.scrypt.p !== s.p)
       throw this.#error(
-        OwnerErrorCode.MALFORMED_MESSAGE,
+        OwnerErrorCode.INVALID_SCRYPT_PARAMS,
         "scrypt parameters differ from the server's",
         false,
       );
@@ -270,12 +272,21 @@ class PhoneOwnerPairing {
     // Configuration: verify the MAC first, parse second, store last.
     await this.#enter("config", OwnerPhase.CONFIG);
     const configDeadline = new Deadline(this.#clock, OwnerTimeouts.config, "configuration transfer");
-    const configPayload = await m.receive(
-      OwnerFrameType.DEVICE_CONFIG,
-      OwnerPhase.CONFIG,
-      configDeadline,
-      signal,
-    );
+    const configPayload = await m
+      .receive(OwnerFrameType.DEVICE_CONFIG, OwnerPhase.CONFIG, configDeadline, signal)
+      .catch((error: unknown) => {
+        // A plaintext message now means the vehicle never secured the link: it refused confirmP
+        // and answered in plaintext, which a secured link does not read (§2.6, §3.9). Its ERROR
+        // is unreadable, but the refusal itself is known; nothing is sent back.
+        if (error instanceof FrameError && error.code === "NOT_ENCRYPTED")
+          throw new OwnerProtocolError(
+            OwnerPhase.SPAKE2,
+            OwnerErrorCode.CONFIRMATION_FAILED,
+            "the vehicle did not secure the link: it refused confirmP",
+            { retryAllowed: true, fromPeer: true, cause: error },
+          );
+        throw error;
+      });
     const binding = { policyFlags: verify.policyFlags, vehicleEntropy: verify.vehicleEntropy };
     if (!verifyPolicyDigest(crypto, keys.kmac, binding, configPayload))
       throw this.#error(OwnerErrorCode.POLICY_DIGEST_MISMATCH, "policyDigest does not verify", false);
@@ -442,7 +453,10 @@ class PhoneOwnerPairing {
   }
 
   async fail(error: unknown): Promise<OwnerPairingFailure> {
-    const reported = toOwnerProtocolError(error, this.#phase);
+    // A vehicle that reported an error and dropped the link explains it better than DISCONNECTED.
+    const peer =
+      error instanceof TransportError ? await this.#messenger.queuedPeerError(this.#phase) : undefined;
+    const reported = peer ?? toOwnerProtocolError(error, this.#phase);
     // With no attempt left there is nothing to retry, whatever the failure.
     const failure =
       reported.retryAllowed && this.#remainingAttempts === 0 && !reported.fromPeer

@@ -210,6 +210,7 @@ export class VehiclePairingSession {
       throw this.#error(
         OwnerErrorCode.CONFIG_DIGEST_MISMATCH,
         "device acknowledged a different configuration",
+        true,
       );
 
     // Endpoint
@@ -220,13 +221,17 @@ export class VehiclePairingSession {
     const readyBody = encodeEndpointReadyBody(ready);
     const expectedReceipt = crypto.hmacSha256(keys.krmac, endpointReceiptInput(readyBody, configDigest));
     if (!constantTimeEqual(expectedReceipt, ready.receiptMac))
-      throw this.#error(OwnerErrorCode.RECEIPT_INVALID, "ENDPOINT_READY receipt does not verify");
+      throw this.#error(OwnerErrorCode.RECEIPT_INVALID, "ENDPOINT_READY receipt does not verify", true);
     if (ready.seStatus !== 0)
-      throw this.#error(OwnerErrorCode.ENDPOINT_FAILED, `secure element status ${ready.seStatus}`);
+      throw this.#error(OwnerErrorCode.ENDPOINT_FAILED, `secure element status ${ready.seStatus}`, true);
     decodePoint(ready.endpointPublicKey, "endpoint public key");
     const keyId = endpointKeyId(crypto, ready.endpointPublicKey);
     if (!constantTimeEqual(keyId, ready.endpointIdHash))
-      throw this.#error(OwnerErrorCode.ENDPOINT_FAILED, "endpointIdHash does not match the endpoint key");
+      throw this.#error(
+        OwnerErrorCode.ENDPOINT_FAILED,
+        "endpointIdHash does not match the endpoint key",
+        true,
+      );
     this.vehicle.endpoints.add({
       keyId,
       publicKey: ready.endpointPublicKey,

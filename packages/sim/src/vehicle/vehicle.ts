@@ -6,6 +6,7 @@ import {
   Deadline,
   decodeKeyAttestation,
   encodeDescriptor,
+  errorFromPeer,
   type KeyAttestation,
   type Link,
   type MailboxLayout,
@@ -17,6 +18,7 @@ import {
   OwnerTimeouts,
   type P256KeyPair,
   systemClock,
+  TimeoutError,
   toOwnerProtocolError,
   vehicleAdvertisementHash,
   verifyKeyAttestation,
@@ -176,10 +178,21 @@ export class VehicleSimulator implements VehicleProvisioning {
         timeoutMs: new Deadline(this.clock, OwnerTimeouts.response, "first message").nextWait(),
       });
     } catch (error) {
-      await link.close();
-      return { kind: "failed", error: toOwnerProtocolError(error, OwnerPhase.SPAKE2) };
+      const failure = toOwnerProtocolError(error, OwnerPhase.SPAKE2);
+      // A phone that stays silent is dropped; one whose first frame breaks a link rule is told which.
+      if (error instanceof TimeoutError) await link.close();
+      else {
+        await messenger.reportError(failure);
+        await messenger.hangUp();
+      }
+      return { kind: "failed", error: failure };
     }
     if (first.type === OwnerFrameType.TXN_START) return runVehicleTransaction(this, messenger, first.payload);
+    if (first.type === OwnerFrameType.ERROR) {
+      // Even as the first message, a peer's ERROR is never answered with one (§3.2, §3.9).
+      await messenger.hangUp();
+      return { kind: "failed", error: errorFromPeer(first.payload, OwnerPhase.SPAKE2) };
+    }
     if (first.type !== OwnerFrameType.SELECT) {
       const error = new OwnerProtocolError(
         OwnerPhase.SPAKE2,

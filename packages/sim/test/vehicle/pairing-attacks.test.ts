@@ -200,6 +200,25 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
     await expectNothingStored(f);
   });
 
+  it.each([
+    { type: OwnerFrameType.DEVICE_CONFIG_ACK, code: "CONFIG_DIGEST_MISMATCH" },
+    { type: OwnerFrameType.ENDPOINT_READY, code: "RECEIPT_INVALID" },
+  ])("a vehicle that rejects $code allows a retry while attempts remain", async ({ type, code }) => {
+    const f = await makeFixture();
+    const { phone, vehicle } = await pair(f, {
+      tamper: (_dir, m) => (m.type === type ? { ...m, payload: flipByte(m.payload, 3) } : m),
+    });
+    expect(vehicle).toMatchObject({ kind: "failed", error: { code, retryAllowed: true } });
+    expect(failure(phone)).toMatchObject({
+      code,
+      fromVehicle: true,
+      retryAllowed: true,
+      remainingAttempts: 2,
+    });
+    await expectNothingStored(f);
+    expect((await pair(f)).phone.ok).toBe(true);
+  });
+
   it("tampered policy flags in SPAKE2_VERIFY are caught by the policyDigest binding", async () => {
     const f = await makeFixture();
     const { phone } = await pair(f, {

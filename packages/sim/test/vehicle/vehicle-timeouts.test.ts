@@ -89,6 +89,27 @@ describe("seed 001 timeouts, on a fake clock", () => {
     expect(vehicleLink.closed).toBe(true);
   });
 
+  it("vehicle: a message the phone still sends after the ERROR does not cut the 5 s wait short", async () => {
+    const clock = new FakeClock();
+    const f = await makeFixture({ clock });
+    const [phone, vehicleLink] = createMemoryLinkPair(clock);
+    const served = f.vehicle.serve(vehicleLink);
+    await phone.send({ type: OwnerFrameType.SELECT, payload: select });
+    await untilWaiting(clock);
+    clock.advance(5_000);
+    await expectErrorFrame(phone, 0x000a);
+    // The phone's last write, crossing the ERROR: its acknowledgement must not be cut off.
+    await phone.send({ type: OwnerFrameType.SELECT, payload: select });
+    await untilWaiting(clock);
+    expect(vehicleLink.closed).toBe(false);
+    clock.advance(4_999);
+    await untilWaiting(clock);
+    expect(vehicleLink.closed).toBe(false);
+    clock.advance(1);
+    await served;
+    expect(vehicleLink.closed).toBe(true);
+  });
+
   it("phone: a vehicle that never answers SELECT fails the pairing after 5 s, retry allowed", async () => {
     const clock = new FakeClock();
     const f = await makeFixture({ clock });
