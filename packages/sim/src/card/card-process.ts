@@ -17,6 +17,9 @@ export interface CardProcessConfig {
   readonly firmwareVersion: string;
   /** Where to write the QR code as PNG, refreshed with the displayed code. */
   readonly qrPngPath?: string;
+  /** Most signatures per MPC wallet per UTC day (docs §4.9.4); default unlimited. */
+  readonly dailySignLimit?: number;
+  /** The card's display: QR code, sessions that failed, what it is asked to sign. */
   readonly log: (line: string) => void;
   /** The card's clock (tests move it by hand); default the system clock. */
   readonly clock?: Clock;
@@ -38,6 +41,8 @@ export async function runCardProcess(
     ownerUser: config.ownerUser,
     firmwareVersion: config.firmwareVersion,
     ...(config.clock ? { clock: config.clock } : {}),
+    log: config.log,
+    ...(config.dailySignLimit !== undefined ? { mpcPolicy: { dailySignLimit: config.dailySignLimit } } : {}),
   });
   const display = await showCardQr(card, {
     ...(config.clock ? { clock: config.clock } : {}),
