@@ -49,6 +49,14 @@ const SENT = {
   forget: { phone: ["1", "3", "4", "5", "7", "9", "12", "F1"], card: ["2", "6", "8", "10", "13", "F2"] },
 } as const;
 
+const openCard = () =>
+  CardSimulator.open({
+    crypto,
+    store: new MemoryCardStore(),
+    deviceName: "AC-Bob",
+    ownerUser: owner,
+    firmwareVersion: "1.0.0",
+  });
 const wrapperOf = (m: LinkMessage) => fromBinary(TransportMessageWrapperSchema, m.payload);
 
 /** Makes the message fail its receiver's checks: a bad tag if sealed, else contents that are not protobuf. */
@@ -77,13 +85,7 @@ describe("docs/protocol.md §4.8: one failure table, both roles", () => {
   it.each(rows.filter((r) => r.step !== "S"))(
     "step $step fails on the $failing: it sends $sends (sealed: $sealed)",
     async (row) => {
-      const card = await CardSimulator.open({
-        crypto,
-        store: new MemoryCardStore(),
-        deviceName: "AC-Bob",
-        ownerUser: owner,
-        firmwareVersion: "1.0.0",
-      });
+      const card = await openCard();
       const store = new MemoryPairedCardStore();
       const phone = new ActiveCardPhone({ crypto, store, timeoutMs: 2000 });
       const flow = row.step.startsWith("F") ? "forget" : "pair";
@@ -136,13 +138,8 @@ describe("docs/protocol.md §4.8: one failure table, both roles", () => {
   );
 
   it("step S: a message no step asks for in the established session ends it without an answer", async () => {
-    const card = await CardSimulator.open({
-      crypto,
-      store: new MemoryCardStore(),
-      deviceName: "AC-Bob",
-      ownerUser: owner,
-      firmwareVersion: "1.0.0",
-    });
+    expect(rows.find((r) => r.step === "S")).toMatchObject({ failing: "card", sends: "nothing" });
+    const card = await openCard();
     const sent: LinkMessage[] = [];
     const link = connect(card, {
       card: (m) => {
