@@ -132,6 +132,9 @@ describe("docs/protocol.md §4.8: one failure table, both roles", () => {
       // The peer reads it as a refusal and answers nothing.
       const peerError = row.failing === "phone" ? link.errors[0] : error;
       expect(peerError).toBeInstanceOf(CardRefusedError);
+      // Whatever failed, neither side keeps a pairing it made in this run (§4.8 step 15 included).
+      expect(card.pairedPhones).toHaveLength(flow === "forget" ? 1 : 0);
+      expect(store.size).toBe(flow === "forget" ? 1 : 0);
       // What the phone had sent on behind the broken message reaches an idle card: no answers.
       expect(link.errors.slice(1).map((e) => (e as CardProtocolError).phase)).not.toContain("challenge");
     },
