@@ -363,6 +363,7 @@ export class CardSimulator {
   async #serveSession(channel: CardChannel, phone: { key: Uint8Array; reconnect: boolean }): Promise<void> {
     const deadline = this.#clock.now() + (this.#options.sessionLifetimeMs ?? CARD_SESSION_LIFETIME_MS);
     let mayBind = !phone.reconnect;
+    let bound = false;
     for (;;) {
       const remaining = deadline - this.#clock.now();
       if (remaining <= 0)
@@ -383,6 +384,7 @@ export class CardSimulator {
           if (!mayBind) throw new CardProtocolError("UNEXPECTED_MESSAGE", "binding", "user already bound");
           await this.#bind(channel, message, phone.key);
           mayBind = false;
+          bound = true;
           break;
         case ActiveCardEvent.FORGET_DEVICE:
           await this.#forget(channel, message, phone.key);
@@ -393,15 +395,21 @@ export class CardSimulator {
         case ActiveCardEvent.MPC_SIGN_PACKAGE:
           await this.#mpc.handle(channel, message, phone.key);
           break;
-        default:
+        default: {
+          const refusal = refusalIn(message, "session");
+          // The phone refused our confirmation (§4.8 row 15) and kept nothing: neither does the card.
+          if (refusal && bound && message.type === ActiveCardEvent.PAIRING_CONFIRMATION) {
+            await this.#unpair(phone.key, "binding");
+          }
           throw (
-            refusalIn(message, "session") ??
+            refusal ??
             new CardProtocolError(
               "UNEXPECTED_MESSAGE",
               "session",
               `${ActiveCardEvent[message.type]} in session`,
             )
           );
+        }
       }
     }
   }
@@ -425,16 +433,21 @@ export class CardSimulator {
 
   async #forget(channel: CardChannel, message: CardMessage, phoneKey: Uint8Array): Promise<void> {
     checkEmpty(message.body, "forget", "FORGET_DEVICE");
-    await this.#update((state) => {
+    await this.#unpair(phoneKey, "forget");
+    await channel.send(ActiveCardEvent.FORGET_ACK, ForgetAckSchema, { erased: true });
+  }
+
+  /** Erases the phone's entry; NOT_PAIRED when there is none. */
+  #unpair(phoneKey: Uint8Array, phase: CardPhase): Promise<void> {
+    return this.#update((state) => {
       const remaining = state.pairedPhones.filter((p) => !constantTimeEqual(p.identityPublicKey, phoneKey));
       if (remaining.length === state.pairedPhones.length) {
-        throw new CardProtocolError("NOT_PAIRED", "forget", "phone is not paired");
+        throw new CardProtocolError("NOT_PAIRED", phase, "phone is not paired");
       }
       // The phone's MPC wallet shares go with it.
       const wallets = (state.wallets ?? []).filter((w) => !constantTimeEqual(w.ownerPhoneKey, phoneKey));
       return { ...state, pairedPhones: remaining, wallets };
     });
-    await channel.send(ActiveCardEvent.FORGET_ACK, ForgetAckSchema, { erased: true });
   }
 
   /**

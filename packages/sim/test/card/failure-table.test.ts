@@ -3,10 +3,13 @@ import { fromBinary } from "@bufbuild/protobuf";
 import {
   ActiveCardEvent,
   ActiveCardPhone,
+  CardChannel,
   CardProtocolError,
   CardRefusedError,
+  CardRole,
   type LinkMessage,
   MemoryPairedCardStore,
+  NonceResponseSchema,
   TransportMessageWrapperSchema,
 } from "@pairkit/core";
 import { nodeCrypto } from "@pairkit/core/node";
@@ -49,6 +52,14 @@ const SENT = {
   forget: { phone: ["1", "3", "4", "5", "7", "9", "12", "F1"], card: ["2", "6", "8", "10", "13", "F2"] },
 } as const;
 
+const openCard = () =>
+  CardSimulator.open({
+    crypto,
+    store: new MemoryCardStore(),
+    deviceName: "AC-Bob",
+    ownerUser: owner,
+    firmwareVersion: "1.0.0",
+  });
 const wrapperOf = (m: LinkMessage) => fromBinary(TransportMessageWrapperSchema, m.payload);
 
 /** Makes the message fail its receiver's checks: a bad tag if sealed, else contents that are not protobuf. */
@@ -77,13 +88,7 @@ describe("docs/protocol.md §4.8: one failure table, both roles", () => {
   it.each(rows.filter((r) => r.step !== "S"))(
     "step $step fails on the $failing: it sends $sends (sealed: $sealed)",
     async (row) => {
-      const card = await CardSimulator.open({
-        crypto,
-        store: new MemoryCardStore(),
-        deviceName: "AC-Bob",
-        ownerUser: owner,
-        firmwareVersion: "1.0.0",
-      });
+      const card = await openCard();
       const store = new MemoryPairedCardStore();
       const phone = new ActiveCardPhone({ crypto, store, timeoutMs: 2000 });
       const flow = row.step.startsWith("F") ? "forget" : "pair";
@@ -130,19 +135,17 @@ describe("docs/protocol.md §4.8: one failure table, both roles", () => {
       // The peer reads it as a refusal and answers nothing.
       const peerError = row.failing === "phone" ? link.errors[0] : error;
       expect(peerError).toBeInstanceOf(CardRefusedError);
+      // Whatever failed, neither side keeps a pairing it made in this run (§4.8 step 15 included).
+      expect(card.pairedPhones).toHaveLength(flow === "forget" ? 1 : 0);
+      expect(store.size).toBe(flow === "forget" ? 1 : 0);
       // What the phone had sent on behind the broken message reaches an idle card: no answers.
       expect(link.errors.slice(1).map((e) => (e as CardProtocolError).phase)).not.toContain("challenge");
     },
   );
 
   it("step S: a message no step asks for in the established session ends it without an answer", async () => {
-    const card = await CardSimulator.open({
-      crypto,
-      store: new MemoryCardStore(),
-      deviceName: "AC-Bob",
-      ownerUser: owner,
-      firmwareVersion: "1.0.0",
-    });
+    expect(rows.find((r) => r.step === "S")).toMatchObject({ failing: "card", sends: "nothing" });
+    const card = await openCard();
     const sent: LinkMessage[] = [];
     const link = connect(card, {
       card: (m) => {
@@ -157,6 +160,35 @@ describe("docs/protocol.md §4.8: one failure table, both roles", () => {
     expect(sent).toHaveLength(SENT.pair.card.indexOf("13") + 1);
     expect(link.errors.map((e) => [e.code, (e as CardProtocolError).phase])).toEqual([
       ["UNEXPECTED_MESSAGE", "session"],
+    ]);
+  });
+});
+
+describe("docs/protocol.md §4.5: a session holds its connection until it ends", () => {
+  it("a second session's first message on the same connection ends the first, unanswered, and starts nothing", async () => {
+    const card = await openCard();
+    const sent: LinkMessage[] = [];
+    const link = connect(card, {
+      card: (m) => {
+        sent.push(m);
+        return [m];
+      },
+    });
+    await scriptedHandshake(crypto, link.phoneLink, crypto.generateKeyPair());
+    const second = new CardChannel({
+      link: link.phoneLink,
+      crypto,
+      role: CardRole.phone,
+      sessionId: crypto.randomBytes(16),
+      sessionStartTime: 2n,
+      timeoutMs: 1000,
+    });
+    await second.send(ActiveCardEvent.NONCE_RESPONSE, NonceResponseSchema, { nonce: crypto.randomBytes(32) });
+    await link.phoneLink.close();
+    await link.served;
+    expect(sent).toHaveLength(SENT.pair.card.indexOf("13") + 1);
+    expect(link.errors.map((e) => [e.code, (e as CardProtocolError).phase])).toEqual([
+      ["SESSION_MISMATCH", "session"],
     ]);
   });
 });
