@@ -77,7 +77,7 @@ const MAX_WALLETS = 16;
 const REMEMBERED_COMMITMENTS = 1024;
 
 /**
- * The card's side of MPC (docs §4.9): DKG and co-signing inside an established session.
+ * The card's side of MPC (docs §4.11): DKG and co-signing inside an established session.
  * Nonces are never persisted: they live in this call's memory and are zeroed when it ends, so
  * a crash or a dropped session between the two signing rounds can only lose them, never reuse
  * them. A signature is counted in flash before its share is released. Any failure throws a

@@ -78,7 +78,7 @@ export interface CreatedWallet {
 }
 
 /**
- * The MPC wallets of one paired-card session (docs §4.9): the phone and the card jointly hold
+ * The MPC wallets of one paired-card session (docs §4.11): the phone and the card jointly hold
  * a FROST signing key that neither holds alone. The phone is the FROST coordinator: it runs
  * the DKG with the card, asks the card to co-sign, and verifies every share and the final
  * signature before returning it. Nonces live only in memory for one signing attempt.
@@ -97,7 +97,7 @@ export class CardWallets {
   }
 
   /**
-   * Distributed key generation with the card (docs §4.9.3). 2-of-2 without `recovery`;
+   * Distributed key generation with the card (docs §4.11.3). 2-of-2 without `recovery`;
    * 2-of-3 with it: the phone runs the recovery participant too, seals its share into the
    * returned kit and wipes it. The card keeps its share only after both sides proved the same
    * transcript; the phone stores its share after the card has confirmed.
@@ -238,7 +238,7 @@ export class CardWallets {
   }
 
   /**
-   * Co-signs `payload` with the card using the phone's share of `walletId` (docs §4.9.4) and
+   * Co-signs `payload` with the card using the phone's share of `walletId` (docs §4.11.4) and
    * returns the verified signature (the ciphersuite's Schnorr signature, R ‖ z).
    */
   async sign(walletId: Uint8Array, payload: SignPayload): Promise<Uint8Array> {
@@ -256,7 +256,7 @@ export class CardWallets {
 
   /**
    * Lost phone: co-signs with the card using the recovery share of a 2-of-3 wallet, from a
-   * phone paired with the card for the wallet's user (docs §4.9.5). Then create a fresh
+   * phone paired with the card for the wallet's user (docs §4.11.5). Then create a fresh
    * wallet and move to it.
    */
   recover(share: RecoveryShare, payload: SignPayload): Promise<Uint8Array> {
@@ -331,7 +331,7 @@ export class CardWallets {
 
 /**
  * Lost card: signs `payload` on the phone alone with its own share and the recovery share of
- * a 2-of-3 wallet (both FROST participants run here; docs §4.9.5). No card is involved.
+ * a 2-of-3 wallet (both FROST participants run here; docs §4.11.5). No card is involved.
  */
 export async function signWithoutCard(
   keystore: WalletKeystore,

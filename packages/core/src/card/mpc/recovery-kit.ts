@@ -53,7 +53,7 @@ export function checkRecoveryProtection(protection: RecoveryProtection): void {
 }
 
 /**
- * Seals the recovery share of a 2-of-3 wallet into a recovery kit (docs §4.9.7): an
+ * Seals the recovery share of a 2-of-3 wallet into a recovery kit (docs §4.11.7): an
  * `MpcRecoveryKit` protobuf whose share is AES-256-GCM encrypted under a key from scrypt
  * (passphrase) or from ECDH with the recovery public key; everything else in the kit is the
  * AAD, so no field can be swapped. The kit holds no other secret.

@@ -470,7 +470,7 @@ export type MpcDkgFinish = Message<"pairkit.activecard.v1.MpcDkgFinish"> & {
   shares: MpcDkgShare[];
 
   /**
-   * docs §4.9.3, 32 bytes
+   * docs §4.11.3, 32 bytes
    *
    * @generated from field: bytes transcript_hash = 3;
    */
@@ -648,7 +648,7 @@ export const MpcSignShareSchema: GenMessage<MpcSignShare> = /*@__PURE__*/
  */
 export type MpcRefused = Message<"pairkit.activecard.v1.MpcRefused"> & {
   /**
-   * a failure code, docs §4.9.6
+   * a failure code, docs §4.11.6
    *
    * @generated from field: string reason = 1;
    */
@@ -663,7 +663,7 @@ export const MpcRefusedSchema: GenMessage<MpcRefused> = /*@__PURE__*/
   messageDesc(file_pairkit_activecard_v1_active_card, 20);
 
 /**
- * The 2-of-3 recovery share as exported by the phone (docs §4.9.7). Not sent to the card.
+ * The 2-of-3 recovery share as exported by the phone (docs §4.11.7). Not sent to the card.
  *
  * @generated from message pairkit.activecard.v1.MpcRecoveryKit
  */
@@ -859,7 +859,7 @@ export enum ActiveCardEvent {
   FORGET_ACK = 11,
 
   /**
-   * pairkit: MPC over the established session (docs §4.9), all encrypted.
+   * pairkit: MPC over the established session (docs §4.11), all encrypted.
    *
    * phone → card, MpcDkgStart
    *
