@@ -265,12 +265,19 @@ export class CardMpc {
       this.#rememberCommitments(phoneCommitments.hiding, phoneCommitments.binding);
       // Counted in flash before the share leaves: a crash after this loses a signature from
       // the day's budget, never grants an extra one.
-      await this.#context.update((state) => ({
-        ...state,
-        wallets: (state.wallets ?? []).map((w) =>
-          constantTimeEqual(w.wallet.walletId, walletId) ? this.#counted(w) : w,
-        ),
-      }));
+      await this.#context.update((state) => {
+        const wallets = state.wallets ?? [];
+        // Re-read: a forget on another link may have erased the wallet since step 1.
+        if (!wallets.some((w) => constantTimeEqual(w.wallet.walletId, walletId))) {
+          throw new CardProtocolError("UNKNOWN_WALLET", "mpc", "the wallet was erased");
+        }
+        return {
+          ...state,
+          wallets: wallets.map((w) =>
+            constantTimeEqual(w.wallet.walletId, walletId) ? this.#counted(w) : w,
+          ),
+        };
+      });
       // The card's own values are sound, so a failure here is the phone's commitment.
       const share = frostCall(
         "INVALID_COMMITMENT",

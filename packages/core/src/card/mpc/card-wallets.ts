@@ -2,7 +2,7 @@ import type { DKG_Round1, FrostPublic } from "@noble/curves/abstract/frost.js";
 import { constantTimeEqual, toHex, wipe } from "../../bytes.ts";
 import type { Crypto } from "../../crypto/crypto.ts";
 import { type Clock, systemClock } from "../../ports/clock.ts";
-import { decodeBody } from "../channel.ts";
+import { type CardChannel, decodeBody } from "../channel.ts";
 import { CardProtocolError } from "../errors.ts";
 import { expectMessage } from "../failures.ts";
 import {
@@ -11,6 +11,7 @@ import {
   MpcDkgFinishSchema,
   MpcDkgResultSchema,
   MpcDkgStartSchema,
+  type MpcPayloadKind,
   MpcSignCommitmentSchema,
   MpcSignPackageSchema,
   MpcSignRequestSchema,
@@ -88,6 +89,7 @@ export class CardWallets {
   readonly #crypto: Crypto;
   readonly #keystore: WalletKeystore;
   readonly #clock: Clock;
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(session: CardSession, options: CardWalletsOptions) {
     this.#session = session;
@@ -103,13 +105,22 @@ export class CardWallets {
    * transcript; the phone stores its share after the card has confirmed.
    */
   async createWallet(options: CreateWalletOptions = {}): Promise<CreatedWallet> {
-    const suite = ciphersuiteByName(options.ciphersuite ?? DEFAULT_CIPHERSUITE);
-    const label = checkLabel(options.label ?? "");
-    if (options.recovery) checkRecoveryProtection(options.recovery);
-    const maxSigners = options.recovery ? 3 : 2;
+    const suite = checkOption(() => ciphersuiteByName(options.ciphersuite ?? DEFAULT_CIPHERSUITE));
+    const label = checkOption(() => checkLabel(options.label ?? ""));
+    const { recovery } = options;
+    if (recovery) checkRecoveryProtection(recovery);
+    return this.#exchange((channel) => this.#createWallet(channel, suite, label, recovery));
+  }
+
+  async #createWallet(
+    channel: CardChannel,
+    suite: Ciphersuite,
+    label: string,
+    recovery: RecoveryProtection | undefined,
+  ): Promise<CreatedWallet> {
+    const maxSigners = recovery ? 3 : 2;
     const signers = { min: 2, max: maxSigners };
     const walletId = this.#crypto.randomBytes(MPC_ID_LENGTH);
-    const channel = this.#session.liveChannel();
     const identities = await this.#session.identityPublicKeys();
     const ids = {
       phone: identifierOf(suite, Participant.phone),
@@ -117,7 +128,7 @@ export class CardWallets {
     };
 
     // The phone's participants: itself, and the recovery participant of a 2-of-3 wallet.
-    const mine = [Participant.phone, ...(options.recovery ? [Participant.recovery] : [])].map((index) => ({
+    const mine = [Participant.phone, ...(recovery ? [Participant.recovery] : [])].map((index) => ({
       index,
       id: identifierOf(suite, index),
       round1: suite.frost.DKG.round1(identifierOf(suite, index), signers),
@@ -151,11 +162,7 @@ export class CardWallets {
       // Round 2 of each of the phone's participants, then round 3 (the library re-checks all).
       const round1Of = (index: number): DKG_Round1 =>
         index === Participant.card ? cardPackage : mine.find((p) => p.index === index)!.round1.public;
-      const everyone = [
-        Participant.phone,
-        Participant.card,
-        ...(options.recovery ? [Participant.recovery] : []),
-      ];
+      const everyone = [Participant.phone, Participant.card, ...(recovery ? [Participant.recovery] : [])];
       const round2 = mine.map((p) =>
         frostCall("INVALID_DKG_PACKAGE", `DKG package of ${participantName(Participant.card)}`, () =>
           suite.frost.DKG.round2(p.round1.secret, everyone.filter((i) => i !== p.index).map(round1Of)),
@@ -216,11 +223,11 @@ export class CardWallets {
       }
 
       let recoveryKit: Uint8Array | undefined;
-      if (options.recovery) {
+      if (recovery) {
         recoveryKit = await exportRecovery(
           this.#crypto,
           { wallet, signingShare: keys[1]!.secret.signingShare },
-          options.recovery,
+          recovery,
         );
       }
       await this.#keystore.put({
@@ -263,15 +270,41 @@ export class CardWallets {
     return this.#coSign(share.wallet, Participant.recovery, share.signingShare, payload);
   }
 
-  async #coSign(
+  #coSign(
     wallet: WalletPublic,
     participant: number,
     signingShare: Uint8Array,
     payload: SignPayload,
   ): Promise<Uint8Array> {
+    const wire = checkOption(() => payloadToWire(payload));
+    return this.#exchange((channel) => this.#signRounds(channel, wallet, participant, signingShare, wire));
+  }
+
+  /**
+   * Runs one exchange on the session: one at a time (two would interleave their messages), and
+   * any failure ends the session, as it does on the card (§4.8).
+   */
+  #exchange<T>(run: (channel: CardChannel) => Promise<T>): Promise<T> {
+    const result = this.#queue.then(async () => {
+      try {
+        return await run(this.#session.liveChannel());
+      } catch (error) {
+        this.#session.destroy();
+        throw error;
+      }
+    });
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  async #signRounds(
+    channel: CardChannel,
+    wallet: WalletPublic,
+    participant: number,
+    signingShare: Uint8Array,
+    wire: { kind: MpcPayloadKind; payload: Uint8Array },
+  ): Promise<Uint8Array> {
     const suite = ciphersuiteByName(wallet.ciphersuite);
-    const wire = payloadToWire(payload);
-    const channel = this.#session.liveChannel();
     const signId = this.#crypto.randomBytes(MPC_ID_LENGTH);
     await channel.send(ActiveCardEvent.MPC_SIGN_REQUEST, MpcSignRequestSchema, {
       walletId: wallet.walletId,
@@ -345,7 +378,7 @@ export async function signWithoutCard(
       throw new MpcError("RECOVERY_KIT_MALFORMED", "the kit's group key is not the stored wallet's");
     }
     const suite = ciphersuiteByName(recovery.wallet.ciphersuite);
-    const wire = payloadToWire(payload);
+    const wire = checkOption(() => payloadToWire(payload));
     const pub = frostPublicOf(share.wallet);
     const signers = [
       { identifier: identifierOf(suite, share.participant), signingShare: share.signingShare },
@@ -364,6 +397,16 @@ export async function signWithoutCard(
     return aggregateVerified(suite, pub, commitments, wire.payload, shares, share.wallet.groupPublicKey);
   } finally {
     wipe(share.signingShare);
+  }
+}
+
+/** A caller's option that fails a wire check is the caller's mistake: BAD_OPTIONS. */
+function checkOption<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (cause) {
+    if (!(cause instanceof CardProtocolError)) throw cause;
+    throw new MpcError("BAD_OPTIONS", cause.message, { cause });
   }
 }
 
