@@ -132,10 +132,13 @@ export class CardMpc {
     }
     const phonePackages = phoneSide.map((index, i) => dkgPackageFromWire(suite, start.packages[i], index, 2));
     const own = suite.frost.DKG.round1(identifierOf(suite, Participant.card), signers);
+    // The shares sent to the phone: secrets, wiped however the DKG ends.
+    const sent: Uint8Array[] = [];
     try {
       const round2 = frostCall("INVALID_DKG_PACKAGE", "DKG package from the phone", () =>
         suite.frost.DKG.round2(own.secret, phonePackages),
       );
+      sent.push(...Object.values(round2).map((share) => share.signingShare));
       await channel.send(ActiveCardEvent.MPC_DKG_CARD_ROUND, MpcDkgCardRoundSchema, {
         walletId,
         package: dkgPackageToWire(Participant.card, own.public),
@@ -208,6 +211,7 @@ export class CardMpc {
       });
     } finally {
       suite.frost.DKG.clean(own.secret);
+      wipe(...sent);
     }
   }
 

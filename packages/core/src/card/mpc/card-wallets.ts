@@ -133,6 +133,8 @@ export class CardWallets {
       id: identifierOf(suite, index),
       round1: suite.frost.DKG.round1(identifierOf(suite, index), signers),
     }));
+    // Every secret scalar this DKG produces, wiped however it ends.
+    const secrets: Uint8Array[] = [];
     try {
       const ownPackages = mine.map((p) => dkgPackageToWire(p.index, p.round1.public));
       await channel.send(ActiveCardEvent.MPC_DKG_START, MpcDkgStartSchema, {
@@ -168,6 +170,7 @@ export class CardWallets {
           suite.frost.DKG.round2(p.round1.secret, everyone.filter((i) => i !== p.index).map(round1Of)),
         ),
       );
+      for (const shares of round2) secrets.push(...Object.values(shares).map((s) => s.signingShare));
       const keys = mine.map((p, i) =>
         frostCall("DKG_FAILED", `DKG round 3 of ${participantName(p.index)}`, () =>
           suite.frost.DKG.round3(
@@ -186,6 +189,7 @@ export class CardWallets {
           ),
         ),
       );
+      secrets.push(...keys.map((key) => key.secret.signingShare));
       const phoneKey = keys[0]!;
       const wallet = walletPublicFrom(suite, { walletId, label }, phoneKey.public);
       const transcriptHash = dkgTranscriptHash(this.#crypto, {
@@ -237,10 +241,10 @@ export class CardWallets {
         signingShare: phoneKey.secret.signingShare,
         createdAt: this.#clock.now(),
       });
-      for (const key of keys) wipe(key.secret.signingShare);
       return recoveryKit ? { wallet, recoveryKit } : { wallet };
     } finally {
       for (const p of mine) suite.frost.DKG.clean(p.round1.secret);
+      wipe(...secrets);
     }
   }
 
