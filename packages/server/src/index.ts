@@ -1,4 +1,9 @@
 // The pairing backend (seeds 000/001): HTTP API, vehicle link, storage, audit.
+export {
+  AdminBootstrapError,
+  bootstrapAdministrator,
+  type FirstAdministrator,
+} from "./admin/first-administrator.ts";
 export { type BuildOptions, buildServer, REDACTED_PATHS } from "./app.ts";
 export { type AuditEvent, type AuditVerification, appendAudit, verifyAuditChain } from "./audit/audit-log.ts";
 export { type Env, loadConfig, type ServerConfig } from "./config.ts";
