@@ -11,6 +11,7 @@ import { ChangeFeed } from "./changes/change-feed.ts";
 import type { ServerConfig } from "./config.ts";
 import { type Db, openDatabase } from "./db/database.ts";
 import { seedDemoData } from "./db/demo-data.ts";
+import { acquireServerLease } from "./db/server-lease.ts";
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from "./http/error-handler.ts";
 import { ErrorReply } from "./http/schemas.ts";
 import { closeUnusedConnectionsOnClose } from "./http/unused-connections.ts";
@@ -121,6 +122,7 @@ export async function buildServer(
   };
 
   try {
+    cleanups.push(await acquireServerLease(config));
     const db: Db = await openDatabase(config.database);
     cleanups.push(() => db.destroy());
     if (config.seedDemoData) await seedDemoData(db, crypto, config.pairing.scrypt, new Date(clock.now()));

@@ -9,6 +9,7 @@ export { type AuditEvent, type AuditVerification, appendAudit, verifyAuditChain 
 export { type Env, loadConfig, type ServerConfig } from "./config.ts";
 export { type Db, openDatabase } from "./db/database.ts";
 export { DEMO } from "./db/demo-data.ts";
+export { DatabaseInUseError } from "./db/server-lease.ts";
 export { API_ERRORS, ApiError, type ApiErrorCode, ConfigError } from "./errors.ts";
 export type { ConsoleOptions } from "./routes/console.ts";
 export type { DevCard, DevFixtures } from "./routes/dev.ts";
