@@ -204,7 +204,8 @@ export async function buildServer(
       bodyLimit: config.bodyLimitBytes,
       trustProxy: config.http.trustProxy,
       // A client has this long to send a whole request (the headers: headersTimeout), however slowly
-      // it drips it; Node checks the deadlines every connectionsCheckingInterval.
+      // it drips it; Node checks the deadlines every connectionsCheckingInterval. requestTimeout goes
+      // in both places: Fastify overwrites the server's value with its own option after creating it.
       requestTimeout: config.http.requestTimeoutMs,
       http: {
         requestTimeout: config.http.requestTimeoutMs,

@@ -44,7 +44,8 @@ describe("a PGlite directory", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("is opened by one server at a time; a lock left by a dead process is taken over", async () => {
-    const database: DatabaseConfig = { kind: "pglite", dataDir: dir };
+    // A directory that does not exist yet, as on a fresh clone.
+    const database: DatabaseConfig = { kind: "pglite", dataDir: join(dir, "db") };
     const first = await startTestServer(database);
     try {
       await expect(startTestServer(database)).rejects.toThrow(
@@ -55,8 +56,9 @@ describe("a PGlite directory", () => {
     }
     // A server killed without closing leaves its lock file behind.
     const dead = spawnSync(process.execPath, ["-e", "process.exit(0)"]).pid;
-    writeFileSync(join(dir, "pairkit-server.lock"), `${dead}\n`);
+    writeFileSync(join(dir, "db", "pairkit-server.lock"), `${dead}\n`);
     const next = await startTestServer(database);
     await next.close();
-  });
+    // Three on-disk PGlite starts, each migrating: slow on a loaded machine.
+  }, 300_000);
 });

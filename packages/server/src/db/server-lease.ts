@@ -1,4 +1,4 @@
-import { open, readFile, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { PairkitError } from "@pairkit/core";
 import pg from "pg";
@@ -68,6 +68,8 @@ async function advisoryLease(url: string, schema: string, mode: ServerConfig["mo
 }
 
 async function lockFileLease(dataDir: string): Promise<ReleaseLease> {
+  // A fresh clone has no ./.pairkit/db yet (openDatabase creates it too, after the lease).
+  await mkdir(dataDir, { recursive: true });
   const path = join(dataDir, "pairkit-server.lock");
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
