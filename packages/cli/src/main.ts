@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
+import { runAdminBootstrap } from "./admin.ts";
 import {
   DEFAULT_ATT_MTU,
   envDefault,
@@ -86,6 +87,22 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number)
     .command("verify")
     .description("verify the hash chain of the audit log (DATABASE_URL or the embedded database)")
     .action(async () => setExitCode(await runAuditVerify(env, process.stdout)));
+
+  program
+    .command("admin")
+    .description("administration commands")
+    .command("bootstrap")
+    .description(
+      "create the first administrator in the configured database (DATABASE_URL or the embedded one); refused once one exists",
+    )
+    .requiredOption("--id <sub>", "the administrator's user id: the sub of their identity provider's tokens")
+    .requiredOption("--email <address>", "the administrator's e-mail")
+    .requiredOption("--name <display name>", "the administrator's display name")
+    .action(async (o: { id: string; email: string; name: string }) =>
+      setExitCode(
+        await runAdminBootstrap(env, { id: o.id, email: o.email, displayName: o.name }, process.stdout),
+      ),
+    );
 
   program
     .command("demo")

@@ -51,7 +51,7 @@ export async function runServe(
         ...(simulators
           ? [`  web console     ${server.url}/   (portal, phone emulator, Active Card, admin)`]
           : []),
-        `  HTTP API        ${server.url}   (OpenAPI ${server.url}/openapi.json, docs ${server.url}/docs)`,
+        `  HTTP API        ${server.url}${config.http.apiDocs ? `   (OpenAPI ${server.url}/openapi.json, docs ${server.url}/docs)` : ""}`,
         `  MQTT broker     ${server.mqttUrl}   (vehicles connect here with their own credentials)`,
         `  WebSocket radio ${radio.url}   (simulated BLE air for vehicles, cards and phones)`,
         ...(simulators ? await describeSimulators(simulators, stateDir, owners) : []),

@@ -11,6 +11,7 @@ import { ChangeFeed } from "./changes/change-feed.ts";
 import type { ServerConfig } from "./config.ts";
 import { type Db, openDatabase } from "./db/database.ts";
 import { seedDemoData } from "./db/demo-data.ts";
+import { acquireServerLease } from "./db/server-lease.ts";
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from "./http/error-handler.ts";
 import { ErrorReply } from "./http/schemas.ts";
 import { closeUnusedConnectionsOnClose } from "./http/unused-connections.ts";
@@ -123,6 +124,7 @@ export async function buildServer(
   };
 
   try {
+    cleanups.push(await acquireServerLease(config));
     const db: Db = await openDatabase(config.database);
     cleanups.push(() => db.destroy());
     if (config.seedDemoData) await seedDemoData(db, crypto, config.pairing.scrypt, new Date(clock.now()));
@@ -204,7 +206,8 @@ export async function buildServer(
       bodyLimit: config.bodyLimitBytes,
       trustProxy: config.http.trustProxy,
       // A client has this long to send a whole request (the headers: headersTimeout), however slowly
-      // it drips it; Node checks the deadlines every connectionsCheckingInterval.
+      // it drips it; Node checks the deadlines every connectionsCheckingInterval. requestTimeout goes
+      // in both places: Fastify overwrites the server's value with its own option after creating it.
       requestTimeout: config.http.requestTimeoutMs,
       http: {
         requestTimeout: config.http.requestTimeoutMs,
