@@ -117,6 +117,18 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
     expect(f.events).toMatchObject([{ type: "attempt-failed", remainingAttempts: 2 }]);
   });
 
+  it("a SPAKE2_RESPONSE of the wrong length (80 bytes) is malformed and costs no attempt (§3.4)", async () => {
+    const f = await makeFixture();
+    const { phone, vehicle } = await pair(f, {
+      tamper: (_dir, m) =>
+        m.type === OwnerFrameType.SPAKE2_RESPONSE ? { ...m, payload: m.payload.subarray(0, 80) } : m,
+    });
+    expect(vehicle).toMatchObject({ kind: "failed", error: { code: "MALFORMED_MESSAGE" } });
+    expect(failure(phone)).toMatchObject({ phase: "spake2", code: "MALFORMED_MESSAGE", fromVehicle: true });
+    expect(f.vehicle.verifiers.current()!.remainingAttempts).toBe(3);
+    expect(f.events).toEqual([]);
+  });
+
   it("substituted SPAKE2 share Y (a valid point): the phone's confirmV check fails", async () => {
     const f = await makeFixture();
     const { phone, vehicle } = await pair(f, {
