@@ -314,6 +314,25 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
     await expectNothingStored(f2);
   });
 
+  it("OP_CONTROL_FLOW p2 = 0x91: the phone erases its endpoint, reports ENDPOINT_FAILED and sends no ERROR back", async () => {
+    const f = await makeFixture();
+    const toVehicle: number[] = [];
+    const { phone } = await pair(f, {
+      tamper: (direction, m) => {
+        if (direction === "toVehicle") toVehicle.push(m.type);
+        return m.type === OwnerFrameType.OP_CONTROL_FLOW ? { ...m, payload: Uint8Array.of(0x01, 0x91) } : m;
+      },
+    });
+    expect(failure(phone)).toMatchObject({
+      phase: "finalize",
+      code: "ENDPOINT_FAILED",
+      fromVehicle: true,
+      retryAllowed: false,
+    });
+    expect(await f.phone.secureElement.listEndpoints()).toHaveLength(0);
+    expect(toVehicle).not.toContain(OwnerFrameType.ERROR);
+  });
+
   it("a secure element failure ends the pairing in the endpoint phase, nothing stored", async () => {
     const f = await makeFixture();
     const se = f.phone.secureElement;
