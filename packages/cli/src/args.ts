@@ -28,6 +28,12 @@ export function parseAttMtu(value: string): number {
   return mtu;
 }
 
+/** A model name as DEVICE_CONFIG's descriptor carries it (docs/protocol.md §3.5): 1–64 characters. */
+export function parseModelName(value: string): string {
+  if (value.length < 1 || value.length > 64) throw new InvalidArgumentError("must be 1–64 characters");
+  return value;
+}
+
 /** What a central offers unless told otherwise: the maximum, as docs/protocol.md §2.1 says. */
 export const DEFAULT_ATT_MTU = 517;
 

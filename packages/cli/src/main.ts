@@ -5,6 +5,7 @@ import {
   envDefault,
   parseAttMtu,
   parseHttpUrl,
+  parseModelName,
   parsePort,
   parsePositiveInteger,
   parseWsUrl,
@@ -195,9 +196,18 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number)
   program
     .command("vehicle")
     .description(
-      "run one demo vehicle: registers with a server (development mode), joins MQTT, advertises on a radio",
+      "run one vehicle simulator: registers with a server (development mode), joins MQTT, advertises on a radio",
     )
-    .requiredOption("--id <vehicleId>", "a demo vehicle: VH-DEMO-1, VH-DEMO-2 or VH-DEMO-3")
+    .requiredOption(
+      "--id <vehicleId>",
+      "a vehicle registered with the server: VH-DEMO-1..3, or one added with POST /admin/vehicles",
+    )
+    .addOption(
+      new Option(
+        "--model <name>",
+        "the model it reports (default: the demo vehicle's, else its id)",
+      ).argParser(parseModelName),
+    )
     .addOption(serverOption())
     .addOption(radioOption())
     .option("--state <file>", "identity, carmaker CA and paired keys between runs", "vehicle-state.json")

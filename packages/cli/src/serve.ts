@@ -17,6 +17,24 @@ const DEFAULT_RADIO_PORT = 8081;
 const DEFAULT_STATE_DIR = ".pairkit";
 
 /**
+ * The server's configuration under `pairkit serve`: the embedded broker beside MQTT's registered
+ * port, and the database inside the state directory (`<stateDir>/db`, so `--state-dir` moves all
+ * of it) — each unless the environment says otherwise.
+ */
+export function serveEnvironment(
+  env: NodeJS.ProcessEnv,
+  stateDir: string,
+  port: number | undefined,
+): NodeJS.ProcessEnv {
+  return {
+    MQTT_PORT: EMBEDDED_MQTT_PORT,
+    PGLITE_DIR: join(stateDir, "db"),
+    ...env,
+    ...(port === undefined ? {} : { PORT: String(port) }),
+  };
+}
+
+/**
  * `pairkit serve`: the backend (HTTP API, embedded PGlite under ./.pairkit, embedded MQTT broker,
  * development SMTP sink), the WebSocket radio, the simulated fleet and one simulated Active Card,
  * until SIGINT/SIGTERM. Every part can be pointed elsewhere through the environment
@@ -29,11 +47,7 @@ export async function runServe(
 ): Promise<void> {
   const stateDir = options.stateDir ?? env.PAIRKIT_STATE_DIR ?? DEFAULT_STATE_DIR;
   const stack = await startStack({
-    env: {
-      MQTT_PORT: EMBEDDED_MQTT_PORT,
-      ...env,
-      ...(options.port === undefined ? {} : { PORT: String(options.port) }),
-    },
+    env: serveEnvironment(env, stateDir, options.port),
     stateDir,
     radioPort: options.radioPort ?? DEFAULT_RADIO_PORT,
     console: true,

@@ -1,14 +1,16 @@
 import { writeFile } from "node:fs/promises";
 import { openRadioPeripheral } from "@pairkit/ble";
-import { toHex } from "@pairkit/core";
+import { PairkitError, toHex } from "@pairkit/core";
 import { nodeCrypto } from "@pairkit/core/node";
-import { ConfigError, DEMO } from "@pairkit/server";
+import { ConfigError } from "@pairkit/server";
 import { JsonFileFleetState, startDemoFleet } from "@pairkit/sim/fleet";
 import { untilSignal } from "./long-running.ts";
 import { ServerClient } from "./server-client.ts";
 
 export interface VehicleOptions {
   readonly id: string;
+  /** The model it reports (DEVICE_CONFIG descriptor); demo vehicles have theirs. */
+  readonly model?: string;
   readonly server: string;
   readonly radio: string;
   /** Identity, certificate, carmaker CA and paired keys between runs. */
@@ -18,14 +20,12 @@ export interface VehicleOptions {
 }
 
 /**
- * `pairkit vehicle`: one demo vehicle simulator as its own process — registered with a server in
- * development mode (POST /dev/vehicles/{id}/credentials), on the vehicle link over MQTT, and
+ * `pairkit vehicle`: one vehicle simulator as its own process — a demo vehicle or any vehicle
+ * registered with the server (POST /admin/vehicles) — given MQTT credentials and its identity key
+ * in development mode (POST /dev/vehicles/{id}/credentials), on the vehicle link over MQTT, and
  * advertising on a WebSocket radio — until SIGINT/SIGTERM.
  */
 export async function runVehicle(options: VehicleOptions, out: NodeJS.WritableStream): Promise<void> {
-  if (!Object.values(DEMO.vehicles).some((v) => v.id === options.id)) {
-    throw new ConfigError("--id", `${options.id} is not a demo vehicle`);
-  }
   // A plain reachability check first, so an unreachable server is exit 3 with the server named.
   await new ServerClient(options.server).ktsPublicKey();
   const fleet = await startDemoFleet({
@@ -34,7 +34,12 @@ export async function runVehicle(options: VehicleOptions, out: NodeJS.WritableSt
     state: new JsonFileFleetState(options.state),
     crypto: nodeCrypto,
     vehicleIds: [options.id],
+    ...(options.model === undefined ? {} : { models: { [options.id]: options.model } }),
     onEvent: (vehicleId, event) => out.write(`${vehicleId}: ${event.type}\n`),
+  }).catch((error: unknown) => {
+    if (error instanceof PairkitError && error.code === "FLEET_UNKNOWN_VEHICLE")
+      throw new ConfigError("--id", `${options.id} is not registered with the server (POST /admin/vehicles)`);
+    throw error;
   });
   try {
     const root = fleet.trustAnchors[0]!;

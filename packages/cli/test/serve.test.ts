@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { serveEnvironment } from "../src/serve.ts";
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 const tsx = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
@@ -57,6 +58,21 @@ async function post<T>(url: string, body: unknown, token?: string): Promise<T> {
 }
 
 const JWT = /eyJ[\w-]+\.[\w-]+\.[\w-]+/;
+
+describe("pairkit serve: configuration", () => {
+  it("keeps the database in the state directory and the broker on 18830 unless the environment says otherwise", () => {
+    expect(serveEnvironment({}, "/var/pairkit", undefined)).toMatchObject({
+      PGLITE_DIR: join("/var/pairkit", "db"),
+      MQTT_PORT: "18830",
+    });
+    expect(serveEnvironment({}, ".pairkit", 9000)).toMatchObject({
+      PGLITE_DIR: join(".pairkit", "db"),
+      PORT: "9000",
+    });
+    const explicit = { PGLITE_DIR: "/elsewhere", MQTT_PORT: "1883" };
+    expect(serveEnvironment(explicit, "/var/pairkit", undefined)).toMatchObject(explicit);
+  });
+});
 
 describe("pairkit serve", () => {
   it("`start` (what npm start runs) serves /healthz, mints a demo token, and stops cleanly on SIGINT", async () => {

@@ -85,13 +85,30 @@ describe("pairkit vehicle", () => {
     expect(await exited).toBe(0);
   }, 180_000);
 
-  it("an unknown vehicle is a usage error (2); an unreachable server exit 3", () => {
+  it("an unregistered vehicle is a usage error (2); an unreachable server exit 3", async () => {
     const run = (...args: string[]) =>
       spawnSync(tsx, [main, "vehicle", ...args], { encoding: "utf8", timeout: 60_000 });
-    const unknown = run("--id", "VH-NOPE", "--server", server.url, "--radio", radio.url);
-    expect([unknown.status, unknown.stderr]).toEqual([2, "pairkit: --id: VH-NOPE is not a demo vehicle\n"]);
+    // The server runs in this process, so this child must not block it (no spawnSync).
+    const unknown = spawn(
+      tsx,
+      [main, "vehicle", "--id", "VH-NOPE", "--server", server.url].concat([
+        "--radio",
+        radio.url,
+        "--state",
+        join(dir, "unknown.json"),
+      ]),
+    );
+    let stderr = "";
+    unknown.stderr!.on("data", (d) => {
+      stderr += d;
+    });
+    const status = await new Promise((resolve) => unknown.on("exit", resolve));
+    expect([status, stderr]).toEqual([
+      2,
+      "pairkit: --id: VH-NOPE is not registered with the server (POST /admin/vehicles)\n",
+    ]);
     const offline = run("--id", "VH-DEMO-2", "--server", "http://127.0.0.1:9", "--radio", radio.url);
     expect(offline.status).toBe(3);
     expect(offline.stderr).toBe("pairkit: the pairing server at http://127.0.0.1:9 cannot be reached\n");
-  });
+  }, 180_000);
 });

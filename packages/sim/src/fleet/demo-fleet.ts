@@ -27,8 +27,13 @@ export interface DemoFleetOptions {
   /** CA, identities and paired keys between runs (default: kept in memory only). */
   readonly state?: FleetStateStore;
   readonly crypto?: Crypto;
-  /** Which demo vehicles to run (default: all of them). */
+  /**
+   * Which vehicles to run (default: every demo vehicle). Any vehicle registered with the backend
+   * (the demo seed, or `POST /admin/vehicles`) can run here; an unregistered one is refused.
+   */
   readonly vehicleIds?: readonly string[];
+  /** Model names for vehicles that are not demo vehicles (DEVICE_CONFIG descriptor); default their id. */
+  readonly models?: Readonly<Record<string, string>>;
   readonly onEvent?: (vehicleId: string, event: VehicleEvent) => void;
   readonly onOutcome?: (vehicleId: string, outcome: VehicleSessionOutcome) => void;
 }
@@ -66,12 +71,8 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
   const crypto = options.crypto ?? nodeCrypto;
   const store = options.state ?? memoryFleetState();
   const ids = options.vehicleIds ?? Object.values(DEMO.vehicles).map((v) => v.id);
-  const demo = new Map<string, { id: string; model: string }>(
-    Object.values(DEMO.vehicles).map((v) => [v.id, v]),
-  );
-  for (const id of ids) {
-    if (!demo.has(id)) throw new PairkitError("FLEET_UNKNOWN_VEHICLE", `${id} is not a demo vehicle`);
-  }
+  const demoModels = new Map<string, string>(Object.values(DEMO.vehicles).map((v) => [v.id, v.model]));
+  const modelOf = (id: string) => options.models?.[id] ?? demoModels.get(id) ?? id;
 
   const loaded = await store.load();
   const now = Date.now();
@@ -119,12 +120,17 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
         options.serverUrl,
         `/dev/vehicles/${encodeURIComponent(id)}/credentials`,
         { identityPublicKey: encodeBase64(keyPair.publicKey) },
+        () =>
+          new PairkitError(
+            "FLEET_UNKNOWN_VEHICLE",
+            `${id} is not registered with the backend (register it with POST /admin/vehicles)`,
+          ),
       );
       let link: MqttVehicleProvisioning | undefined;
       const simulator = new VehicleSimulator({
         crypto,
         identity: { vehicleId: id, keyPair, certificateChain: [stored.certificate] },
-        descriptor: { model: demo.get(id)!.model },
+        descriptor: { model: modelOf(id) },
         mailbox: MAILBOX,
         policyFlags: DEMO_POLICY_FLAGS,
         ktsPublicKey,
@@ -143,7 +149,7 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
         vehicleId: id,
         password: credentials.password,
       });
-      const vehicle = { vehicleId: id, model: demo.get(id)!.model, simulator };
+      const vehicle = { vehicleId: id, model: modelOf(id), simulator };
       const pending: (typeof running)[number] = { vehicle, link, stop: async () => undefined };
       running.push(pending);
       const peripheral = await options.peripheral(id);
@@ -165,7 +171,12 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
 }
 
 /** One development-mode call to the backend; an unreachable or refusing backend is a typed error. */
-async function backend<T>(serverUrl: string, path: string, body?: unknown): Promise<T> {
+async function backend<T>(
+  serverUrl: string,
+  path: string,
+  body?: unknown,
+  notFound?: () => PairkitError,
+): Promise<T> {
   let response: Response;
   try {
     response = await fetch(new URL(path, serverUrl), {
@@ -180,6 +191,7 @@ async function backend<T>(serverUrl: string, path: string, body?: unknown): Prom
       cause,
     });
   }
+  if (response.status === 404 && notFound) throw notFound();
   if (!response.ok) {
     throw new PairkitError("FLEET_BACKEND_REFUSED", `${path}: the backend answered ${response.status}`);
   }

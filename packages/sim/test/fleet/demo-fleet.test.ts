@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { centralVehicleConnector, SimRadio } from "@pairkit/ble";
 import {
+  CertificateError,
   decodeBase64,
+  encodeBase64,
   HttpPairingApi,
   MemoryKeychain,
   MemoryPairingLog,
@@ -12,6 +14,7 @@ import {
   runStandardTransaction,
   SoftwareSecureElement,
   utf8,
+  verifyVehicleCertificateChain,
 } from "@pairkit/core";
 import { DEMO, loadConfig, type RunningServer, serve } from "@pairkit/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -109,6 +112,20 @@ describe("the demo fleet", () => {
       expect(fleet.trustAnchors).toEqual(anchors);
       const vehicle = fleet.vehicles.find((v) => v.vehicleId === vehicleId)!;
       expect(vehicle.simulator.endpoints.list().map((e) => e.keyId)).toEqual([paired.key.keyId]);
+      // docs/protocol.md §3.1: the vehicle id on the air and in the certificate's CN is the
+      // backend's id (VH-DEMO-3), not the VIN.
+      expect(paired.key.vehicleId).toBe(vehicleId);
+      const leaf = {
+        chain: vehicle.simulator.identity.certificateChain,
+        trustAnchors: fleet.trustAnchors,
+        now: Date.now(),
+      };
+      expect(verifyVehicleCertificateChain(crypto, { ...leaf, vehicleId })).toEqual(
+        vehicle.simulator.identity.keyPair.publicKey,
+      );
+      expect(() =>
+        verifyVehicleCertificateChain(crypto, { ...leaf, vehicleId: DEMO.vehicles.alicesSecond.vin }),
+      ).toThrow(CertificateError);
       const unlocked = await runStandardTransaction({
         link: await connector.connect({
           vehicleHint: vehicle.simulator.manufacturerData().data.subarray(2),
@@ -120,6 +137,52 @@ describe("the demo fleet", () => {
         trustAnchors: fleet.trustAnchors,
       });
       expect(unlocked).toMatchObject({ ok: true });
+    } finally {
+      await fleet.close();
+    }
+  });
+
+  it("runs a vehicle of your own, registered with POST /admin/vehicles, and the backend provisions it", async () => {
+    const { token: admin } = await post<{ token: string }>("/dev/token", { userId: "erin" });
+    const asAdmin = async (path: string, body: unknown) => {
+      const response = await fetch(`${server.url}${path}`, {
+        method: path.endsWith("/subscription") ? "PUT" : "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${admin}` },
+        body: JSON.stringify(body),
+      });
+      expect(response.status, path).toBeLessThan(300);
+    };
+    const vehicleId = "MY-CAR-1";
+    await asAdmin("/admin/vehicles", {
+      id: vehicleId,
+      vin: "WPKOWN00000000001",
+      model: "My Car",
+      // The fleet replaces it with the simulator's own key when it fetches its credentials.
+      identityPublicKey: encodeBase64(crypto.generateKeyPair().publicKey),
+      policyFlags: 0b011,
+    });
+    await asAdmin(`/admin/vehicles/${vehicleId}/owners`, { userId: "alice", pin: "1357" });
+    await asAdmin(`/admin/vehicles/${vehicleId}/subscription`, {
+      userId: "alice",
+      validUntil: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    const radio = new SimRadio({ connectionIntervalMs: 2 });
+    const fleet = await startDemoFleet({
+      serverUrl: server.url,
+      crypto,
+      peripheral: async (id) => radio.createPeripheral({ id }),
+      vehicleIds: [vehicleId],
+      models: { [vehicleId]: "My Car" },
+    });
+    try {
+      expect(fleet.vehicles.map((v) => [v.vehicleId, v.model])).toEqual([[vehicleId, "My Car"]]);
+      const { token } = await post<{ token: string }>("/dev/token", { userId: "alice" });
+      const { sessionId } = await post<{ sessionId: string }>(
+        "/pairing/password/request",
+        { vehicleId, deviceInfo: { platform: "node", model: "fleet-test", appVersion: "1" } },
+        token,
+      );
+      expect(fleet.vehicles[0]!.simulator.verifiers.current()?.record.sessionId).toBe(sessionId);
     } finally {
       await fleet.close();
     }

@@ -172,3 +172,45 @@ describe("a peer's ERROR is never answered with one (§3.2, §3.9)", () => {
     expect(f.vehicle.verifiers.current()!.remainingAttempts).toBe(3);
   });
 });
+
+describe("scrypt parameters the phone refuses (§1.2, §3.4)", () => {
+  it.each([
+    { name: "out of bounds (N = 2^21)", scrypt: { ...TEST_SCRYPT, N: 2 ** 21 } },
+    { name: "in bounds but not the bootstrap's", scrypt: { ...TEST_SCRYPT, N: TEST_SCRYPT.N * 2 } },
+  ])("$name: INVALID_SCRYPT_PARAMS, no retry, nothing charged", async ({ scrypt }) => {
+    const f = await makeFixture();
+    const { phone, vehicle } = framedPair();
+    const pairing = runOwnerPairing({ ...f.phone, link: phone });
+    await vehicle.receive({ timeoutMs: 2_000 }); // SELECT
+    await vehicle.send({
+      type: OwnerFrameType.SELECT,
+      payload: encodeSelectResponse({
+        appletVersionMajor: 1,
+        appletVersionMinor: 0,
+        protocolVersion: 1,
+        pairingMode: 2,
+        capabilities: Uint8Array.of(1),
+      }),
+    });
+    await vehicle.send({
+      type: OwnerFrameType.SPAKE2_REQUEST,
+      payload: encodeSpake2Request({
+        version: 1,
+        attemptRemaining: 3,
+        salt: new Uint8Array(16),
+        scrypt,
+        vehicleNonce: new Uint8Array(16),
+      }),
+    });
+    expect(await nextError(vehicle)).toMatchObject({
+      errorCode: OwnerErrorCode.INVALID_SCRYPT_PARAMS,
+      retryAllowed: false,
+      detail: "INVALID_SCRYPT_PARAMS",
+    });
+    expect(failure(await pairing)).toMatchObject({
+      code: "INVALID_SCRYPT_PARAMS",
+      retryAllowed: false,
+      remainingAttempts: 3,
+    });
+  });
+});

@@ -117,6 +117,18 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
     expect(f.events).toMatchObject([{ type: "attempt-failed", remainingAttempts: 2 }]);
   });
 
+  it("a SPAKE2_RESPONSE of the wrong length (80 bytes) is malformed and costs no attempt (§3.4)", async () => {
+    const f = await makeFixture();
+    const { phone, vehicle } = await pair(f, {
+      tamper: (_dir, m) =>
+        m.type === OwnerFrameType.SPAKE2_RESPONSE ? { ...m, payload: m.payload.subarray(0, 80) } : m,
+    });
+    expect(vehicle).toMatchObject({ kind: "failed", error: { code: "MALFORMED_MESSAGE" } });
+    expect(failure(phone)).toMatchObject({ phase: "spake2", code: "MALFORMED_MESSAGE", fromVehicle: true });
+    expect(f.vehicle.verifiers.current()!.remainingAttempts).toBe(3);
+    expect(f.events).toEqual([]);
+  });
+
   it("substituted SPAKE2 share Y (a valid point): the phone's confirmV check fails", async () => {
     const f = await makeFixture();
     const { phone, vehicle } = await pair(f, {
@@ -300,6 +312,25 @@ describe("owner pairing under attack: every failure is closed, on both sides", (
     expect(v).toMatchObject({ kind: "failed", error: { code: "DISCONNECTED" } });
     expect(f2.events).toMatchObject([{ type: "attempt-failed", remainingAttempts: 2, code: "DISCONNECTED" }]);
     await expectNothingStored(f2);
+  });
+
+  it("OP_CONTROL_FLOW p2 = 0x91: the phone erases its endpoint, reports ENDPOINT_FAILED and sends no ERROR back", async () => {
+    const f = await makeFixture();
+    const toVehicle: number[] = [];
+    const { phone } = await pair(f, {
+      tamper: (direction, m) => {
+        if (direction === "toVehicle") toVehicle.push(m.type);
+        return m.type === OwnerFrameType.OP_CONTROL_FLOW ? { ...m, payload: Uint8Array.of(0x01, 0x91) } : m;
+      },
+    });
+    expect(failure(phone)).toMatchObject({
+      phase: "finalize",
+      code: "ENDPOINT_FAILED",
+      fromVehicle: true,
+      retryAllowed: false,
+    });
+    expect(await f.phone.secureElement.listEndpoints()).toHaveLength(0);
+    expect(toVehicle).not.toContain(OwnerFrameType.ERROR);
   });
 
   it("a secure element failure ends the pairing in the endpoint phase, nothing stored", async () => {
