@@ -60,13 +60,9 @@ export class FileSecureElementVault implements SecureElementVault {
     try {
       return this.crypto.aesGcmDecrypt(key, fromHex(file.nonce), fromHex(file.ciphertext), header(file.kdf));
     } catch (error) {
-      throw new SecureElementError(
-        "SE_UNLOCK_FAILED",
-        "wrong passphrase or key file, or the file was altered",
-        {
-          cause: expectError(error, DecryptionError),
-        },
-      );
+      const cause = expectError(error, DecryptionError);
+      const message = "wrong passphrase or key file, or the file was altered";
+      throw new SecureElementError("SE_UNLOCK_FAILED", message, { cause });
     }
   }
 
