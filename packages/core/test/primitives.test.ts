@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   bigintToBytes,
+  CryptoError,
   concatBytes,
   DecryptionError,
   decodeDerSignature,
@@ -115,6 +116,24 @@ describe.each(backends)("argument checks, alike on both back-ends ($name back-en
     expect(crypto.hkdfSha256(utf8("ikm"), empty, empty, 8160)).toHaveLength(8160);
   });
 
+  it("HKDF gives the same bytes as the other back-end, or the same InvalidLengthError, for any length (fast-check)", () => {
+    const other = crypto === nobleCrypto ? nodeCrypto : nobleCrypto;
+    const outcome = (c: typeof crypto, length: number) => {
+      try {
+        return toHex(c.hkdfSha256(utf8("ikm"), utf8("salt"), utf8("info"), length));
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidLengthError);
+        return "refused";
+      }
+    };
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: -2, max: 8200 }), fc.double()), (length) => {
+        expect(outcome(crypto, length)).toBe(outcome(other, length));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("scrypt rejects parameters and output lengths outside the bounds with InvalidScryptParamsError", async () => {
     const password = utf8("password");
     const salt = utf8("NaCl-NaCl");
@@ -153,6 +172,27 @@ describe("P1363 signatures (r ‖ s)", () => {
         crypto.ecdsaVerify(key.publicKey, message, encodeDerSignature(signatureFromCompact(compact))),
       ).toBe(true);
     }
+  });
+
+  it("gives (r, s) or a CryptoError for any bytes, and what it gives round-trips (fast-check)", () => {
+    const nearSize = fc.oneof(
+      fc.uint8Array({ minLength: 64, maxLength: 64 }),
+      fc.uint8Array({ maxLength: 80 }),
+    );
+    fc.assert(
+      fc.property(nearSize, (bytes) => {
+        let signature: ReturnType<typeof signatureFromCompact>;
+        try {
+          signature = signatureFromCompact(bytes);
+        } catch (error) {
+          expect(error).toBeInstanceOf(CryptoError);
+          return;
+        }
+        expect(signatureToCompact(signature)).toEqual(bytes);
+        expect(decodeDerSignature(encodeDerSignature(signature))).toEqual(signature);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it("has r and s in [1, n-1], as in DER", () => {

@@ -125,7 +125,9 @@ export async function buildServer(
 
   try {
     cleanups.push(await acquireServerLease(config));
-    const db: Db = await openDatabase(config.database);
+    const db: Db = await openDatabase(config.database, (reason) =>
+      log.warn(`idle database connection ended (${reason})`),
+    );
     cleanups.push(() => db.destroy());
     if (config.seedDemoData) await seedDemoData(db, crypto, config.pairing.scrypt, new Date(clock.now()));
 

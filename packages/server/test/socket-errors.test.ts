@@ -1,7 +1,9 @@
 import { once } from "node:events";
 import { connect, createServer, type Socket } from "node:net";
+import { sql } from "kysely";
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { databaseBackends } from "./support/databases.ts";
+import { databaseBackends, POSTGRES_URL } from "./support/databases.ts";
 import { startTestServer } from "./support/server.ts";
 
 /**
@@ -73,5 +75,29 @@ describe("development SMTP sink", () => {
     await honest.say("Subject: still here\r\n\r\nhello\r\n.", "250");
     honest.socket.end();
     expect(app.services.mailer.sinkMessages?.map((m) => m.envelopeTo)).toEqual([["owner@example.com"]]);
+  });
+});
+
+describe("PostgreSQL pool", async () => {
+  const postgres = (await databaseBackends()).find((b) => b.name === "postgres")!;
+
+  it.skipIf(postgres.skip)("survives the database ending an idle pooled connection", async () => {
+    cleanups.push(() => postgres.cleanup());
+    const app = await startTestServer(postgres.fresh());
+    cleanups.push(() => app.close());
+    const db = app.services.db;
+    const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db);
+    // As a database restart or an administrator would: the pooled connection is idle when it ends.
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      await admin.query("select pg_terminate_backend($1)", [rows[0]!.pid]);
+    } finally {
+      await admin.end();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const after = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db);
+    expect(after.rows[0]!.pid).not.toBe(rows[0]!.pid);
+    expect((await app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(200);
   });
 });

@@ -61,8 +61,13 @@ const REFUSED_IN_PHASE: Record<string, string> = {
   forget: "The card refused to forget this phone.",
 };
 
+/** Codes come from peers (a card's refusal reason is its own text): no inherited name may match. */
+function lookUp(table: Record<string, string>, key: string): string | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 function sentence(code: string): string {
-  return SENTENCES[code] ?? "Something went wrong.";
+  return lookUp(SENTENCES, code) ?? "Something went wrong.";
 }
 
 function wait(seconds: number | undefined): string {
@@ -75,7 +80,7 @@ export function explainError(error: unknown): string {
   if (error instanceof CardRefusedError) {
     if (error.reason !== "") return `${sentence(error.reason)} (${error.reason})`;
     // PAIRING_CONFIRMATION and FORGET_ACK carry no reason (docs/protocol.md §4.4).
-    return `${REFUSED_IN_PHASE[error.phase] ?? "The card refused."} (CARD_REFUSED)`;
+    return `${lookUp(REFUSED_IN_PHASE, error.phase) ?? "The card refused."} (CARD_REFUSED)`;
   }
   if (error instanceof PairkitError) {
     const retryAfter = (error as { retryAfter?: number }).retryAfter;

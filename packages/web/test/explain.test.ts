@@ -32,6 +32,14 @@ describe("failures in plain words", () => {
     );
   });
 
+  it("explains a card's refusal reason that is an inherited object name as an unknown code", () => {
+    for (const reason of ["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"]) {
+      expect(explainError(new CardRefusedError("challenge", reason))).toBe(
+        `Something went wrong. (${reason})`,
+      );
+    }
+  });
+
   it("explains server refusals with their wait, and card refusals by phase", () => {
     expect(explainError(new ApiError("VEHICLE_OFFLINE", "no ack", { retryAfter: 30 }))).toBe(
       "The vehicle is offline: it did not answer the server. Check that it is switched on and connected. Try again in 30 s. (VEHICLE_OFFLINE)",

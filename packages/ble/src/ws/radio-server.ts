@@ -50,8 +50,9 @@ export async function startRadioServer(options: RadioServerOptions = {}): Promis
     wss.once("listening", resolve);
     wss.once("error", reject);
   });
-  // Once listening, the only server errors are failed accepts (EMFILE…): that one client is
-  // lost and the server keeps listening. Without a listener the event would end the process.
+  // Once listening, the server errs only when an accept fails (libuv absorbs EMFILE itself; a
+  // rarer errno still surfaces): that client is lost, the server keeps listening. Without a
+  // listener the event would end the process.
   wss.on("error", () => {});
   wss.on("connection", (socket) => new NodeSession(socket, radio));
   const { port, address } = wss.address() as AddressInfo;

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
+import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { openRadioCentral } from "../../src/ws/radio-client.ts";
@@ -128,14 +129,78 @@ describe("WebSocket radio request dispatch", () => {
     await once(socket, "open");
     const answers: Record<string, unknown>[] = [];
     socket.on("message", (data) => answers.push(JSON.parse(String(data))));
-    const ask = async (message: Record<string, unknown>) => {
+    /** The answer to `message` (its result or error, matched by id when it has one), if any comes in time. */
+    const ask = async (message: Record<string, unknown>, timeoutMs = 2000) => {
       const before = answers.length;
       socket.send(JSON.stringify(message));
-      await expect.poll(() => answers.length).toBeGreaterThan(before);
-      return answers[before]!;
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const answer = answers
+          .slice(before)
+          .find((a) => (a.kind === "result" || a.kind === "error") && (a.id === message.id || a.id === null));
+        if (answer) return answer;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      return undefined;
     };
     return { socket, ask };
   }
+
+  it("answers any request, well-formed or not, with a result or a typed error, never INTERNAL (fast-check)", async () => {
+    server = await startRadioServer({ radio: { connectionIntervalMs: 1 } });
+    const url = server.url;
+    const kinds = fc.constantFrom(
+      ...["hello", "scan", "stopScan", "connect", "discover", "write", "subscribe", "unsubscribe"],
+      ...["disconnect", "setServices", "startAdvertising", "stopAdvertising", "notify", "writeResponse"],
+      "__proto__",
+      "constructor",
+    );
+    const uuid = fc.oneof(fc.uuid(), fc.constantFrom("180d", "2a37", "not-a-uuid"));
+    const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), uuid, fc.base64String({ maxLength: 12 }));
+    const request = fc.record(
+      {
+        kind: fc.oneof(kinds, fc.string({ maxLength: 8 })),
+        id: fc.oneof(fc.nat(1000), fc.jsonValue({ maxDepth: 0 })),
+        version: fc.oneof(fc.constant(1), fc.jsonValue({ maxDepth: 0 })),
+        role: fc.oneof(fc.constantFrom("central", "peripheral"), fc.string({ maxLength: 4 })),
+        timeoutMs: fc.integer({ min: 0, max: 20 }),
+        scanId: fc.nat(3),
+        connectionId: fc.nat(3),
+        requestId: fc.nat(3),
+        peripheralId: fc.constantFrom("peer", "nobody"),
+        service: uuid,
+        characteristic: uuid,
+        value,
+        services: fc.oneof(
+          value,
+          fc.array(fc.record({ uuid, characteristics: fc.array(fc.record({ uuid, properties: value })) })),
+        ),
+        data: fc.oneof(
+          value,
+          fc.record({ serviceUuids: fc.array(uuid, { maxLength: 2 }), localName: value }),
+        ),
+        filters: fc.oneof(value, fc.array(fc.record({ services: value, namePrefix: value }))),
+      },
+      { requiredKeys: ["kind"] },
+    );
+    // Another node on the air for the requests to reach.
+    const peer = await openRadioCentral(url, { nodeId: "peer" });
+    await fc.assert(
+      fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 4 }), async (requests) => {
+        const { socket, ask } = await client(url);
+        try {
+          for (const message of requests) {
+            const answer = await ask(message, 500);
+            if (answer) expect(answer.code, JSON.stringify([message, answer])).not.toBe("INTERNAL");
+          }
+        } finally {
+          socket.close();
+        }
+      }),
+      { numRuns: 150 },
+    );
+    await peer.close();
+  });
 
   const inherited = ["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf", "isPrototypeOf"];
 

@@ -98,8 +98,14 @@ export class CardChannel {
     return this.#key !== undefined;
   }
 
-  /** Installs the session key (the channel keeps a copy and wipes it on destroy). */
+  /**
+   * Installs the session key (the channel keeps a copy and wipes it on destroy). Once only: a
+   * second key would restart both counters under it, so it is refused, as on the owner link.
+   */
   secure(key: Uint8Array): void {
+    this.#checkOpen();
+    if (this.#key)
+      throw new CardProtocolError("ALREADY_SECURED", "ecdh", "the session key is already installed");
     this.#key = key.slice();
   }
 
@@ -118,7 +124,8 @@ export class CardChannel {
     };
     let wrapper: Uint8Array;
     if (this.#key) {
-      const iv = cardIv(this.#options.role, this.#sendCounter++);
+      const iv = cardIv(this.#options.role, this.#sendCounter);
+      this.#sendCounter++;
       const sealed = this.#options.crypto.aesGcmEncrypt(this.#key, iv, body, wrapperAad(header, iv));
       const split = sealed.length - CARD_TAG_LENGTH;
       wrapper = encodeWrapper({

@@ -64,22 +64,33 @@ export function verifyPeerSignature(
   if (!valid) throw new CardProtocolError(code, phase, "peer signature does not verify", { cause });
 }
 
+const BYTE_ORDER_MARK = "\uFEFF";
+
 export function encodeUserId(userId: string): Uint8Array {
   const bytes = utf8(userId);
-  if (bytes.length === 0 || bytes.length > MAX_USER_ID_BYTES) {
-    throw new CardProtocolError(
-      "MALFORMED_MESSAGE",
-      "binding",
-      `user id must be 1–${MAX_USER_ID_BYTES} bytes`,
-    );
-  }
+  checkUserIdLength(bytes);
+  if (userId.startsWith(BYTE_ORDER_MARK)) throw userIdWithBom();
   return bytes;
 }
 
-// Stateless between calls: decode() without { stream: true } starts afresh each time.
-const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+// Stateless between calls: decode() without { stream: true } starts afresh each time. A leading
+// BOM is kept (ignoreBOM) so that it can be refused: stripping it would make EF BB BF ‖ "alice"
+// the same user as "alice", and EF BB BF alone an empty id.
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function decodeUserId(bytes: Uint8Array): string {
+  checkUserIdLength(bytes);
+  let userId: string;
+  try {
+    userId = STRICT_UTF8.decode(bytes);
+  } catch (cause) {
+    throw new CardProtocolError("MALFORMED_MESSAGE", "binding", "user id is not UTF-8", { cause });
+  }
+  if (userId.startsWith(BYTE_ORDER_MARK)) throw userIdWithBom();
+  return userId;
+}
+
+function checkUserIdLength(bytes: Uint8Array): void {
   if (bytes.length === 0 || bytes.length > MAX_USER_ID_BYTES) {
     throw new CardProtocolError(
       "MALFORMED_MESSAGE",
@@ -87,9 +98,8 @@ export function decodeUserId(bytes: Uint8Array): string {
       `user id must be 1–${MAX_USER_ID_BYTES} bytes`,
     );
   }
-  try {
-    return STRICT_UTF8.decode(bytes);
-  } catch (cause) {
-    throw new CardProtocolError("MALFORMED_MESSAGE", "binding", "user id is not UTF-8", { cause });
-  }
+}
+
+function userIdWithBom(): CardProtocolError {
+  return new CardProtocolError("MALFORMED_MESSAGE", "binding", "user id starts with a byte-order mark");
 }

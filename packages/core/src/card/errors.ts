@@ -13,7 +13,7 @@ export type CardPhase = "challenge" | "ecdh" | "binding" | "forget" | "session" 
  * LINK_MESSAGE_TYPE, OVERSIZE_MESSAGE, MALFORMED_MESSAGE, UNKNOWN_MESSAGE_TYPE,
  * UNEXPECTED_MESSAGE, SESSION_MISMATCH, NOT_ENCRYPTED, REPLAYED_MESSAGE, DECRYPTION_FAILED,
  * BAD_SIGNATURE, WRONG_CARD, NOT_PAIRED, NOT_AUTHENTICATED, USER_MISMATCH, SESSION_EXPIRED,
- * PAIRING_FULL, SESSION_CLOSED.
+ * PAIRING_FULL, SESSION_CLOSED, ALREADY_SECURED, COUNTER_EXHAUSTED.
  */
 export class CardProtocolError extends ProtocolError {
   constructor(code: string, phase: CardPhase, message: string, options?: { cause?: unknown }) {

@@ -115,8 +115,21 @@ export function wrapperAad(
   return aad;
 }
 
-/** GCM nonce / wrapper iv: direction (1) ‖ 00 00 00 ‖ counter (u64 BE). */
+/** The last counter a direction may seal under (docs/protocol.md §4.3). */
+export const CARD_MAX_COUNTER = 2n ** 64n - 1n;
+
+/**
+ * GCM nonce / wrapper iv: direction (1) ‖ 00 00 00 ‖ counter (u64 BE). A counter past 2⁶⁴ − 1
+ * is refused (COUNTER_EXHAUSTED): DataView would silently wrap it to 0, a repeated nonce.
+ */
 export function cardIv(direction: number, counter: bigint): Uint8Array {
+  if (counter < 0n || counter > CARD_MAX_COUNTER) {
+    throw new CardProtocolError(
+      "COUNTER_EXHAUSTED",
+      "session",
+      "message counter exhausted; start a new session",
+    );
+  }
   const iv = new Uint8Array(CARD_IV_LENGTH);
   iv[0] = direction;
   new DataView(iv.buffer).setBigUint64(4, counter);

@@ -9,9 +9,9 @@ import { InvalidScryptParamsError } from "./password.ts";
  */
 
 /** RFC 5869: L ≤ 255 · HashLen. */
-export const MAX_HKDF_SHA256_LENGTH = 255 * 32;
+const MAX_HKDF_SHA256_LENGTH = 255 * 32;
 /** Far more than any key derivation here needs (32 and 80 bytes); bounds what a bad argument allocates. */
-export const MAX_SCRYPT_OUTPUT_LENGTH = 1024;
+const MAX_SCRYPT_OUTPUT_LENGTH = 1024;
 /** scrypt's working set is 128·N·r bytes; the same 1 GiB ceiling as the wire bounds (password.ts). */
 const MAX_SCRYPT_MEMORY = 2 ** 30;
 

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { fromHex, toHex, utf8, wipe } from "../bytes.ts";
 import type { Crypto, ScryptParams } from "../crypto/crypto.ts";
 import { checkScryptParams, DEFAULT_SCRYPT_PARAMS } from "../crypto/password.ts";
-import { DecryptionError } from "../errors.ts";
+import { DecryptionError, expectError } from "../errors.ts";
 import { SecureElementError } from "../owner/errors.ts";
 import { type SecureElementVault, SoftwareSecureElement } from "../owner/software-secure-element.ts";
 import type { Clock } from "../ports/clock.ts";
@@ -10,6 +10,9 @@ import { readFileIfExists, writePrivateFileAtomically } from "./private-file.ts"
 
 const FILE_FORMAT = "pairkit-se-file/v1";
 const KEY_FILE_INFO = "pairkit/se-file/v1/key";
+const SALT_LENGTH = 16;
+const NONCE_LENGTH = 12;
+const TAG_LENGTH = 16;
 
 /** Where the file key comes from: a passphrase (scrypt) or a key file of ≥ 32 random bytes (HKDF). */
 export type FileVaultSecret =
@@ -52,31 +55,21 @@ export class FileSecureElementVault implements SecureElementVault {
       });
     }
     if (text === undefined) return undefined;
-    let file: VaultFile;
-    try {
-      file = JSON.parse(text) as VaultFile;
-      if (file.format !== FILE_FORMAT) throw new Error("format");
-    } catch (cause) {
-      throw new SecureElementError("SE_STATE_CORRUPT", "not a pairkit secure element file", { cause });
-    }
+    const file = parseVaultFile(text);
     const key = await this.#deriveKey(file.kdf);
     try {
       return this.crypto.aesGcmDecrypt(key, fromHex(file.nonce), fromHex(file.ciphertext), header(file.kdf));
-    } catch (cause) {
-      if (cause instanceof DecryptionError || cause instanceof Error)
-        throw new SecureElementError(
-          "SE_UNLOCK_FAILED",
-          "wrong passphrase or key file, or the file was altered",
-          { cause },
-        );
-      throw cause;
+    } catch (error) {
+      const cause = expectError(error, DecryptionError);
+      const message = "wrong passphrase or key file, or the file was altered";
+      throw new SecureElementError("SE_UNLOCK_FAILED", message, { cause });
     }
   }
 
   async save(state: Uint8Array): Promise<void> {
     const kdf = this.#kdf ?? this.#freshKdf();
     const key = await this.#deriveKey(kdf);
-    const nonce = this.crypto.randomBytes(12);
+    const nonce = this.crypto.randomBytes(NONCE_LENGTH);
     const file: VaultFile = {
       format: FILE_FORMAT,
       kdf,
@@ -93,7 +86,7 @@ export class FileSecureElementVault implements SecureElementVault {
   }
 
   #freshKdf(): KdfHeader {
-    const salt = toHex(this.crypto.randomBytes(16));
+    const salt = toHex(this.crypto.randomBytes(SALT_LENGTH));
     if ("keyFile" in this.secret) return { name: "hkdf-sha256-keyfile", salt };
     const { N, r, p } = checkScryptParams(this.secret.scrypt ?? DEFAULT_SCRYPT_PARAMS);
     return { name: "scrypt", salt, N, r, p };
@@ -112,7 +105,12 @@ export class FileSecureElementVault implements SecureElementVault {
     } else {
       if (!("keyFile" in this.secret))
         throw new SecureElementError("SE_UNLOCK_FAILED", "file needs a key file");
-      const material = new Uint8Array(await readFile(this.secret.keyFile));
+      let material: Uint8Array;
+      try {
+        material = new Uint8Array(await readFile(this.secret.keyFile));
+      } catch (cause) {
+        throw new SecureElementError("SE_UNLOCK_FAILED", "key file could not be read", { cause });
+      }
       if (material.length < 32)
         throw new SecureElementError("SE_UNLOCK_FAILED", "key file must hold at least 32 bytes");
       key = this.crypto.hkdfSha256(material, salt, utf8(KEY_FILE_INFO), 32);
@@ -123,6 +121,51 @@ export class FileSecureElementVault implements SecureElementVault {
     this.#kdf = kdf;
     return key;
   }
+}
+
+/**
+ * Reads the file's JSON into exactly the fields `save` writes, each checked (salt and nonce
+ * lengths, hex, scrypt bounds): anything else is SE_STATE_CORRUPT, never a TypeError on a
+ * missing field. The KDF header is rebuilt in `save`'s key order, so whatever else a file
+ * carries in it changes the AAD and fails authentication.
+ */
+function parseVaultFile(text: string): VaultFile {
+  const corrupt = (reason: string, cause?: unknown) =>
+    new SecureElementError("SE_STATE_CORRUPT", `not a pairkit secure element file: ${reason}`, { cause });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw corrupt("not JSON", cause);
+  }
+  if (!isRecord(json) || json.format !== FILE_FORMAT) throw corrupt("unknown format");
+  const hex = (value: unknown, field: string, length?: number): string => {
+    if (typeof value !== "string" || !/^([0-9a-f]{2})+$/.test(value))
+      throw corrupt(`${field} is not lowercase hex`);
+    if (length !== undefined && value.length !== 2 * length) throw corrupt(`${field} is not ${length} bytes`);
+    return value;
+  };
+  const kdf = json.kdf;
+  if (!isRecord(kdf)) throw corrupt("kdf header missing");
+  const salt = hex(kdf.salt, "kdf salt", SALT_LENGTH);
+  let header: KdfHeader;
+  if (kdf.name === "hkdf-sha256-keyfile") header = { name: kdf.name, salt };
+  else if (kdf.name === "scrypt") {
+    const { N, r, p } = kdf as { N: number; r: number; p: number };
+    try {
+      checkScryptParams({ N, r, p });
+    } catch (cause) {
+      throw corrupt("scrypt parameters out of range", cause);
+    }
+    header = { name: kdf.name, salt, N, r, p };
+  } else throw corrupt("unknown kdf");
+  const ciphertext = hex(json.ciphertext, "ciphertext");
+  if (ciphertext.length < 2 * TAG_LENGTH) throw corrupt("ciphertext shorter than its tag");
+  return { format: FILE_FORMAT, kdf: header, nonce: hex(json.nonce, "nonce", NONCE_LENGTH), ciphertext };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function header(kdf: KdfHeader): Uint8Array {

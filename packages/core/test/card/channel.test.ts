@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import {
   ActiveCardEvent,
   CARD_LINK_MESSAGE_TYPE,
+  CARD_MAX_COUNTER,
   CARD_MAX_WRAPPER_BYTES,
   CardChannel,
   CardProtocolError,
@@ -131,6 +132,17 @@ describe("TransportMessageWrapper codec", () => {
     );
   });
 
+  it("never builds an iv past counter 2^64 − 1 (DataView would wrap it to a used nonce)", () => {
+    expect(Buffer.from(cardIv(CardRole.card, CARD_MAX_COUNTER)).toString("hex")).toBe(
+      "02000000ffffffffffffffff",
+    );
+    for (const counter of [CARD_MAX_COUNTER + 1n, 2n ** 65n, -1n]) {
+      expect(() => cardIv(CardRole.phone, counter), String(counter)).toThrow(
+        expect.objectContaining({ code: "COUNTER_EXHAUSTED" }),
+      );
+    }
+  });
+
   it("AAD is message_type ‖ message_size ‖ session_id ‖ session_start_time ‖ iv (44 bytes)", () => {
     const iv = cardIv(CardRole.card, 0x0102n);
     const aad = wrapperAad({ messageType: 9, messageSize: 2, sessionId, sessionStartTime: 0x0a0bn }, iv);
@@ -199,6 +211,23 @@ describe.each(backends)("CardChannel ($name)", (crypto) => {
     expect(() => fresh().open({ ...wrapper, sessionStartTime: start + 1n }, "session")).toThrow(
       expect.objectContaining({ code: "SESSION_MISMATCH" }),
     );
+  });
+
+  it("takes the session key once, and never after destroy", async () => {
+    const [a, b] = createMemoryLinkPair();
+    const { phone, card } = channels(crypto, a, b, key);
+    expect(() => phone.secure(new Uint8Array(32).fill(1))).toThrow(
+      expect.objectContaining({ code: "ALREADY_SECURED" }),
+    );
+    // The first key stays in force: the card still opens what the phone seals.
+    await phone.send(ActiveCardEvent.FORGET_DEVICE);
+    expect(await card.receive("forget")).toMatchObject({
+      type: ActiveCardEvent.FORGET_DEVICE,
+      encrypted: true,
+    });
+    const unkeyed = channels(crypto, a, b).phone;
+    unkeyed.destroy();
+    expect(() => unkeyed.secure(key)).toThrow(expect.objectContaining({ code: "SESSION_CLOSED" }));
   });
 
   it("checks the link message type and refuses to send after destroy", async () => {

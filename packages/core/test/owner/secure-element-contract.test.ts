@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   type EndpointSetup,
@@ -150,6 +151,90 @@ describe("file-backed secure element: keys encrypted at rest", () => {
     await expect(
       openFileSecureElement({ path, crypto, secret: { passphrase: "right", scrypt: FAST_SCRYPT } }),
     ).rejects.toBeInstanceOf(SecureElementError);
+  });
+
+  it("refuses a malformed file with SE_STATE_CORRUPT, never a TypeError", async () => {
+    const path = await tempPath();
+    const secret = { passphrase: "right", scrypt: FAST_SCRYPT };
+    await (await openFileSecureElement({ path, crypto, secret })).createEndpoint();
+    const good = JSON.parse(await readFile(path, "utf8"));
+    const variants: unknown[] = [
+      { format: "pairkit-se-file/v1" },
+      { ...good, kdf: undefined },
+      { ...good, kdf: { name: "scrypt", N: 1024, r: 8, p: 1 } },
+      { ...good, kdf: { ...good.kdf, salt: "zz".repeat(16) } },
+      { ...good, kdf: { ...good.kdf, salt: "00".repeat(15) } },
+      { ...good, kdf: { ...good.kdf, salt: 7 } },
+      { ...good, kdf: { ...good.kdf, r: 0 } },
+      { ...good, kdf: { ...good.kdf, N: "1024" } },
+      { ...good, kdf: { ...good.kdf, name: "pbkdf2" } },
+      { ...good, nonce: undefined },
+      { ...good, nonce: "00" },
+      { ...good, ciphertext: "00".repeat(15) },
+      { ...good, ciphertext: "0" },
+      { ...good, format: "pairkit-se-file/v2" },
+      [good],
+      null,
+      "pairkit-se-file/v1",
+    ];
+    for (const variant of variants) {
+      await writeFile(path, JSON.stringify(variant) ?? "");
+      await expect(
+        openFileSecureElement({ path, crypto, secret }),
+        JSON.stringify(variant),
+      ).rejects.toMatchObject({
+        name: "SecureElementError",
+        code: "SE_STATE_CORRUPT",
+      });
+    }
+    await writeFile(path, "{not json");
+    await expect(openFileSecureElement({ path, crypto, secret })).rejects.toMatchObject({
+      code: "SE_STATE_CORRUPT",
+    });
+  });
+
+  it("gives a SecureElementError for any change to a file's JSON (fast-check)", async () => {
+    const path = await tempPath();
+    const secret = { passphrase: "right", scrypt: { N: 2, r: 1, p: 1 } };
+    await (await openFileSecureElement({ path, crypto, secret })).createEndpoint();
+    const good = JSON.parse(await readFile(path, "utf8"));
+    const field = fc.constantFrom(
+      "format",
+      "nonce",
+      "ciphertext",
+      "kdf",
+      "kdf.name",
+      "kdf.salt",
+      "kdf.N",
+      "kdf.r",
+    );
+    await fc.assert(
+      fc.asyncProperty(field, fc.jsonValue({ maxDepth: 2 }), async (name, value) => {
+        const file = structuredClone(good);
+        const [outer, inner] = name.split(".") as [string, string | undefined];
+        if (inner === undefined) file[outer] = value;
+        else file[outer][inner] = value;
+        await writeFile(path, JSON.stringify(file));
+        try {
+          await openFileSecureElement({ path, crypto, secret });
+        } catch (error) {
+          expect(error).toBeInstanceOf(SecureElementError);
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("refuses to open with a key file that cannot be read: SE_UNLOCK_FAILED", async () => {
+    const path = await tempPath();
+    const keyFile = `${path}.key`;
+    await writeFile(keyFile, crypto.randomBytes(32));
+    await (await openFileSecureElement({ path, crypto, secret: { keyFile } })).createEndpoint();
+    await rm(keyFile);
+    await expect(openFileSecureElement({ path, crypto, secret: { keyFile } })).rejects.toMatchObject({
+      name: "SecureElementError",
+      code: "SE_UNLOCK_FAILED",
+    });
   });
 
   it("works with a key file instead of a passphrase", async () => {

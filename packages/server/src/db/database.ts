@@ -12,8 +12,12 @@ export type Db = Kysely<Database>;
 /**
  * Opens the configured database and brings its schema up to date. Both back-ends speak the same
  * SQL through Kysely; PostgreSQL connections are pinned to the configured schema via search_path.
+ * `onIdleError` hears PostgreSQL connections that fail while idle in the pool.
  */
-export async function openDatabase(config: DatabaseConfig): Promise<Db> {
+export async function openDatabase(
+  config: DatabaseConfig,
+  onIdleError: (reason: string) => void = () => {},
+): Promise<Db> {
   const plugins = [new CamelCasePlugin()];
   let db: Db;
   if (config.kind === "pglite") {
@@ -28,6 +32,12 @@ export async function openDatabase(config: DatabaseConfig): Promise<Db> {
       options: `-c search_path=${config.schema}`,
       max: 10,
     });
+    // An idle pooled connection that the server ends (restart, failover, pg_terminate_backend) is
+    // reported here and dropped from the pool; unheard, the event would end the process. Only the
+    // message goes out: pg hangs the whole client, connection parameters and all, on the error.
+    pool.on("error", (error: Error & { code?: string }) =>
+      onIdleError(`${error.code ?? "error"}: ${error.message}`),
+    );
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins });
   }
   try {

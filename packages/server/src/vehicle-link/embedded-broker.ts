@@ -77,8 +77,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const server: Server = createServer(broker.handle);
   server.listen(options.port, options.host);
   await once(server, "listening");
-  // Listening, the server only errs on a failed accept (EMFILE under a connection flood): that
-  // client is lost, the broker goes on. Unheard, the event would end the process.
+  // Listening, the server errs only when an accept fails (libuv absorbs EMFILE itself; a rarer
+  // errno still surfaces): that client is lost, the broker goes on. Unheard, the event would end
+  // the process.
   server.on("error", (error) => options.onError?.(error));
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("broker: no TCP address");

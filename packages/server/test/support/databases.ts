@@ -3,7 +3,7 @@ import pg from "pg";
 import type { DatabaseConfig } from "../../src/config.ts";
 
 /** Test-only: where the integration suites find PostgreSQL (trust auth on CI and dev machines). */
-const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
 export interface DatabaseBackend {
   readonly name: string;

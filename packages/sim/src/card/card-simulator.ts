@@ -72,7 +72,7 @@ export interface CardSimulatorOptions {
 
 export interface ServeOptions {
   readonly signal?: AbortSignal;
-  /** Every session that ends in error (the card then waits for the next session). */
+  /** Every session that ends in error, and every message refused before one starts (the card then waits for the next). */
   readonly onError?: (error: PairkitError) => void;
 }
 
@@ -172,7 +172,11 @@ export class CardSimulator {
       } catch (error) {
         if (error instanceof TimeoutError) continue;
         if (error instanceof TransportError || error instanceof AbortedError) return;
-        throw error;
+        if (!(error instanceof PairkitError)) throw error;
+        // A frame the link refused (BAD_VERSION, LENGTH_MISMATCH, EMPTY_CHUNK…) before any session:
+        // nothing to answer in (§4.8), and bad input never stops the card serving this link.
+        options.onError?.(error);
+        continue;
       }
       try {
         await this.#session(link, first, signal);
