@@ -168,6 +168,14 @@ export async function confirmConfig(
 
   if (request.seStatus !== 0) {
     await changes.commit(db, async (tx, changed) => {
+      // The session row before the transaction row (docs/operations.md, lock order); a refusal
+      // below rolls the session change back.
+      await tx
+        .updateTable("pairingSessions")
+        .set({ status: "failed", failureCode: "SECURE_ELEMENT_ERROR" })
+        .where("sessionId", "=", sessionId)
+        .where("status", "=", "open")
+        .execute();
       const failed = await tx
         .updateTable("pairingTransactions")
         .set({ status: "failed" })
@@ -175,12 +183,6 @@ export async function confirmConfig(
         .where("status", "=", "started")
         .executeTakeFirst();
       if (failed.numUpdatedRows === 0n) throw new ApiError("SESSION_CLOSED", "transaction already concluded");
-      await tx
-        .updateTable("pairingSessions")
-        .set({ status: "failed", failureCode: "SECURE_ELEMENT_ERROR" })
-        .where("sessionId", "=", sessionId)
-        .where("status", "=", "open")
-        .execute();
       changed.add("transaction", request.transactionId);
       changed.add("session", sessionId);
       const entry = await appendAudit(
@@ -205,18 +207,7 @@ export async function confirmConfig(
   let replaced: { keyId: string; keyMaterialHash: string }[] = [];
   try {
     replaced = await changes.commit(db, async (tx, changed) => {
-      const configured = await tx
-        .updateTable("pairingTransactions")
-        .set({
-          status: "configured",
-          configDigest: request.configDigest,
-          endpointHash: request.endpointIdHash,
-        })
-        .where("transactionId", "=", request.transactionId)
-        .where("status", "=", "started")
-        .executeTakeFirst();
-      if (configured.numUpdatedRows === 0n)
-        throw new ApiError("SESSION_CLOSED", "transaction already concluded");
+      // The session row before the transaction row (docs/operations.md, lock order).
       const closed = await tx
         .updateTable("pairingSessions")
         .set({ status: "paired" })
@@ -232,6 +223,18 @@ export async function confirmConfig(
           .executeTakeFirstOrThrow();
         throw closedSessionError(session, now);
       }
+      const configured = await tx
+        .updateTable("pairingTransactions")
+        .set({
+          status: "configured",
+          configDigest: request.configDigest,
+          endpointHash: request.endpointIdHash,
+        })
+        .where("transactionId", "=", request.transactionId)
+        .where("status", "=", "started")
+        .executeTakeFirst();
+      if (configured.numUpdatedRows === 0n)
+        throw new ApiError("SESSION_CLOSED", "transaction already concluded");
       const old = found.replaceExisting
         ? await tx
             .updateTable("digitalKeys")
