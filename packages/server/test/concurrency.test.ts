@@ -89,6 +89,51 @@ for (const backend of backends) {
         }
       });
 
+      it("counts one attempt once when the vehicle's report lands before the device's late start", async () => {
+        // A phone with a wrong password fails the confirmation while its /pairing/session/start is
+        // still in flight (owner-pairing.ts awaits it only on success): the vehicle's attempt_failed
+        // can reach the server first (the extra attempt once seen in sim/test/vehicle/server-e2e).
+        const { db, crypto } = app.services;
+        const owner = await addOwnedVehicle(db, crypto);
+        const token = await tokenFor(app, owner.userId);
+        const vehicle = await connectVehicle(app, owner.vehicleId);
+        try {
+          const issued = await call(app, token, "/pairing/password/request", {
+            vehicleId: owner.vehicleId,
+            deviceInfo: DEVICE_INFO,
+          });
+          const { sessionId, maxAttempts } = issued.json();
+          const report = { type: "attempt_failed", sessionId, remainingAttempts: maxAttempts - 1 } as const;
+          await handleVehicleEvent(app.services, owner.vehicleId, { ...report, eventId: randomUUID() });
+          const start = () =>
+            call(app, token, "/pairing/session/start", {
+              sessionId,
+              devicePublicInfo: {
+                deviceNonce: b64(crypto.randomBytes(16)),
+                pointX: b64(crypto.generateKeyPair().publicKey),
+              },
+            });
+          const late = await start();
+          expect(late.json()).toMatchObject({ remainingAttempts: maxAttempts - 1 });
+          // The next attempt is a new one: counted, and the vehicle's report of it changes nothing more.
+          const next = await start();
+          expect(next.json()).toMatchObject({ remainingAttempts: maxAttempts - 2 });
+          await handleVehicleEvent(app.services, owner.vehicleId, {
+            ...report,
+            remainingAttempts: maxAttempts - 2,
+            eventId: randomUUID(),
+          });
+          const session = await db
+            .selectFrom("pairingSessions")
+            .select("attemptCount")
+            .where("sessionId", "=", sessionId)
+            .executeTakeFirstOrThrow();
+          expect(session.attemptCount).toBe(2);
+        } finally {
+          await vehicle.client.close();
+        }
+      });
+
       it("applies one event once when every replica handles it at the same moment", async () => {
         const { db, crypto } = app.services;
         const owner = await addOwnedVehicle(db, crypto);

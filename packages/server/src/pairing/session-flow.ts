@@ -41,7 +41,10 @@ export interface StartedSession {
 /**
  * `/pairing/session/start`: the device reports a SPAKE2+ attempt. One statement consumes an attempt
  * only while the session is open, unexpired and under its budget, so concurrent reports from any
- * number of replicas can never spend more attempts than the session has.
+ * number of replicas can never spend more attempts than the session has. The device's n-th start
+ * and the vehicle's report of its n-th attempt (vehicle-events.ts) are the same attempt: spent is
+ * the greater of the two counts, not their sum, because a phone that fails the confirmation leaves
+ * its start in flight and the vehicle's report may land first.
  */
 export async function startSession(
   services: Services,
@@ -57,11 +60,15 @@ export async function startSession(
   const started = await changes.commit(db, async (tx, changed) => {
     const spent = await tx
       .updateTable("pairingSessions")
-      .set((eb) => ({ attemptCount: eb("attemptCount", "+", 1) }))
+      .set((eb) => ({
+        deviceAttemptCount: eb("deviceAttemptCount", "+", 1),
+        attemptCount: eb.fn("greatest", ["attemptCount", eb("deviceAttemptCount", "+", 1)]),
+      }))
       .where("sessionId", "=", request.sessionId)
       .where("userId", "=", request.userId)
       .where("status", "=", "open")
       .where("expiresAt", ">", now)
+      .where((eb) => eb("deviceAttemptCount", "<", eb.ref("maxAttempts")))
       .where((eb) => eb("attemptCount", "<", eb.ref("maxAttempts")))
       .returning(["vehicleId", "attemptCount", "maxAttempts"])
       .executeTakeFirst();
