@@ -160,6 +160,12 @@ const MIGRATIONS: Record<string, readonly string[]> = {
     `drop index audit_log_event_id`,
     `create unique index audit_log_event_id on audit_log ((detail ->> 'eventId')) where detail ? 'eventId'`,
   ],
+  // The device's starts, counted apart from the attempts spent, so that a start and the vehicle's
+  // report of the same attempt count once whichever reaches the server first.
+  "0003_device_attempt_count": [
+    `alter table pairing_sessions add column device_attempt_count integer not null default 0
+      check (device_attempt_count between 0 and max_attempts)`,
+  ],
 };
 
 /** `schema` pins Kysely's own bookkeeping tables; without it they are looked up across all schemas. */

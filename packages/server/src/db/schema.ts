@@ -70,7 +70,10 @@ export interface PairingSessionsTable {
   channel: SessionChannel;
   issuedAt: Timestamp;
   expiresAt: Timestamp;
+  /** Attempts spent: the greater of the device's starts and the vehicle's count (maxAttempts − remaining). */
   attemptCount: Generated<number>;
+  /** `/pairing/session/start` calls accepted; never more than maxAttempts. */
+  deviceAttemptCount: Generated<number>;
   maxAttempts: number;
   scryptConfig: Json<ScryptConfigJson>;
   salt: Uint8Array;

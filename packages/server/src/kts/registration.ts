@@ -70,11 +70,12 @@ export async function registerEndpoint(
   const signature = kts.sign({ ...fields, endpointKeyId: key.keyMaterialHash });
   try {
     await changes.commit(db, async (tx, changed) => {
+      // The key row before its attestation (docs/operations.md, lock order).
+      await tx.updateTable("digitalKeys").set({ endpointPublicKey }).where("keyId", "=", key.keyId).execute();
       await tx
         .insertInto("keyAttestations")
         .values({ keyId: key.keyId, transactionId, signature, issuedAt, verified: false })
         .execute();
-      await tx.updateTable("digitalKeys").set({ endpointPublicKey }).where("keyId", "=", key.keyId).execute();
       changed.add("attestation", key.keyId);
       changed.add("key", key.keyId);
       const entry = await appendAudit(
@@ -138,16 +139,17 @@ export async function recordKtsResponse(
   }
   const now = new Date(clock.now());
   await changes.commit(db, async (tx, changed) => {
-    await tx
-      .updateTable("keyAttestations")
-      .set({ verified: true })
-      .where("keyId", "=", record.keyId)
-      .execute();
-    await tx.updateTable("digitalKeys").set({ attested: true }).where("keyId", "=", record.keyId).execute();
+    // Transaction, key, attestation: the lock order of docs/operations.md.
     await tx
       .updateTable("pairingTransactions")
       .set({ status: "attested" })
       .where("transactionId", "=", transactionId)
+      .execute();
+    await tx.updateTable("digitalKeys").set({ attested: true }).where("keyId", "=", record.keyId).execute();
+    await tx
+      .updateTable("keyAttestations")
+      .set({ verified: true })
+      .where("keyId", "=", record.keyId)
       .execute();
     changed.add("attestation", record.keyId);
     changed.add("key", record.keyId);

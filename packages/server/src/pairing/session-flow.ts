@@ -41,7 +41,10 @@ export interface StartedSession {
 /**
  * `/pairing/session/start`: the device reports a SPAKE2+ attempt. One statement consumes an attempt
  * only while the session is open, unexpired and under its budget, so concurrent reports from any
- * number of replicas can never spend more attempts than the session has.
+ * number of replicas can never spend more attempts than the session has. The device's n-th start
+ * and the vehicle's report of its n-th attempt (vehicle-events.ts) are the same attempt: spent is
+ * the greater of the two counts, not their sum, because a phone that fails the confirmation leaves
+ * its start in flight and the vehicle's report may land first.
  */
 export async function startSession(
   services: Services,
@@ -57,11 +60,15 @@ export async function startSession(
   const started = await changes.commit(db, async (tx, changed) => {
     const spent = await tx
       .updateTable("pairingSessions")
-      .set((eb) => ({ attemptCount: eb("attemptCount", "+", 1) }))
+      .set((eb) => ({
+        deviceAttemptCount: eb("deviceAttemptCount", "+", 1),
+        attemptCount: eb.fn("greatest", ["attemptCount", eb("deviceAttemptCount", "+", 1)]),
+      }))
       .where("sessionId", "=", request.sessionId)
       .where("userId", "=", request.userId)
       .where("status", "=", "open")
       .where("expiresAt", ">", now)
+      .where((eb) => eb("deviceAttemptCount", "<", eb.ref("maxAttempts")))
       .where((eb) => eb("attemptCount", "<", eb.ref("maxAttempts")))
       .returning(["vehicleId", "attemptCount", "maxAttempts"])
       .executeTakeFirst();
@@ -168,6 +175,14 @@ export async function confirmConfig(
 
   if (request.seStatus !== 0) {
     await changes.commit(db, async (tx, changed) => {
+      // The session row before the transaction row (docs/operations.md, lock order); a refusal
+      // below rolls the session change back.
+      await tx
+        .updateTable("pairingSessions")
+        .set({ status: "failed", failureCode: "SECURE_ELEMENT_ERROR" })
+        .where("sessionId", "=", sessionId)
+        .where("status", "=", "open")
+        .execute();
       const failed = await tx
         .updateTable("pairingTransactions")
         .set({ status: "failed" })
@@ -175,12 +190,6 @@ export async function confirmConfig(
         .where("status", "=", "started")
         .executeTakeFirst();
       if (failed.numUpdatedRows === 0n) throw new ApiError("SESSION_CLOSED", "transaction already concluded");
-      await tx
-        .updateTable("pairingSessions")
-        .set({ status: "failed", failureCode: "SECURE_ELEMENT_ERROR" })
-        .where("sessionId", "=", sessionId)
-        .where("status", "=", "open")
-        .execute();
       changed.add("transaction", request.transactionId);
       changed.add("session", sessionId);
       const entry = await appendAudit(
@@ -205,18 +214,7 @@ export async function confirmConfig(
   let replaced: { keyId: string; keyMaterialHash: string }[] = [];
   try {
     replaced = await changes.commit(db, async (tx, changed) => {
-      const configured = await tx
-        .updateTable("pairingTransactions")
-        .set({
-          status: "configured",
-          configDigest: request.configDigest,
-          endpointHash: request.endpointIdHash,
-        })
-        .where("transactionId", "=", request.transactionId)
-        .where("status", "=", "started")
-        .executeTakeFirst();
-      if (configured.numUpdatedRows === 0n)
-        throw new ApiError("SESSION_CLOSED", "transaction already concluded");
+      // The session row before the transaction row (docs/operations.md, lock order).
       const closed = await tx
         .updateTable("pairingSessions")
         .set({ status: "paired" })
@@ -232,6 +230,18 @@ export async function confirmConfig(
           .executeTakeFirstOrThrow();
         throw closedSessionError(session, now);
       }
+      const configured = await tx
+        .updateTable("pairingTransactions")
+        .set({
+          status: "configured",
+          configDigest: request.configDigest,
+          endpointHash: request.endpointIdHash,
+        })
+        .where("transactionId", "=", request.transactionId)
+        .where("status", "=", "started")
+        .executeTakeFirst();
+      if (configured.numUpdatedRows === 0n)
+        throw new ApiError("SESSION_CLOSED", "transaction already concluded");
       const old = found.replaceExisting
         ? await tx
             .updateTable("digitalKeys")

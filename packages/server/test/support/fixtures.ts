@@ -12,7 +12,8 @@ export async function addOwnedVehicle(
   const n = `${process.pid}-${++counter}`;
   const userId = `user-${n}`;
   const vehicleId = options.vehicleId ?? `VH-${n}`;
-  const vin = `VIN${n.replace(/[^0-9]/g, "X")}`.padEnd(17, "0").slice(0, 17);
+  // Padded with a letter: padding with digits made counters 1, 10 and 100 the same VIN.
+  const vin = `VIN${n.replace(/[^0-9]/g, "X")}`.padEnd(17, "Z").slice(0, 17);
   const now = new Date();
   await db
     .insertInto("users")
