@@ -296,6 +296,68 @@ for (const backend of backends) {
         }
       });
 
+      it("answers a repeated confirm (the device's retry after a lost reply) with the same key, and nothing else", async () => {
+        const { db, crypto } = app.services;
+        const owner = await addOwnedVehicle(db, crypto);
+        const token = await tokenFor(app, owner.userId);
+        const vehicle = await connectVehicle(app, owner.vehicleId);
+        try {
+          const { sessionId } = (
+            await call(token, "/pairing/password/request", {
+              vehicleId: owner.vehicleId,
+              deviceInfo: DEVICE_INFO,
+            })
+          ).json();
+          const { transactionId } = (
+            await call(token, "/pairing/session/start", {
+              sessionId,
+              devicePublicInfo: {
+                deviceNonce: b64(crypto.randomBytes(16)),
+                pointX: b64(crypto.generateKeyPair().publicKey),
+              },
+            })
+          ).json();
+          const confirm = {
+            transactionId,
+            configDigest: hex(crypto.randomBytes(32)),
+            endpointIdHash: hex(crypto.randomBytes(16)),
+            seStatus: 0,
+          };
+          // The first and a concurrent repeat: one key, the same answer for both.
+          const [first, concurrent] = await Promise.all([
+            call(token, "/pairing/config/confirm", confirm),
+            call(token, "/pairing/config/confirm", confirm),
+          ]);
+          expect(first.statusCode, first.body).toBe(200);
+          expect(concurrent.statusCode, concurrent.body).toBe(200);
+          expect(concurrent.json()).toEqual(first.json());
+          const later = await call(token, "/pairing/config/confirm", confirm);
+          expect(later.json()).toEqual(first.json());
+          // Not a way to record another endpoint or digest on the closed transaction.
+          for (const changed of [
+            { ...confirm, endpointIdHash: hex(crypto.randomBytes(16)) },
+            { ...confirm, configDigest: hex(crypto.randomBytes(32)) },
+          ]) {
+            const refused = await call(token, "/pairing/config/confirm", changed);
+            expect(refused.statusCode).toBe(409);
+            expect(refused.json()).toMatchObject({ code: "SESSION_CLOSED" });
+          }
+          // Nor for another user.
+          const stranger = await tokenFor(app, (await addOwnedVehicle(db, crypto)).userId);
+          expect((await call(stranger, "/pairing/config/confirm", confirm)).json()).toMatchObject({
+            code: "TRANSACTION_NOT_FOUND",
+          });
+          const keys = await db
+            .selectFrom("digitalKeys")
+            .select(["keyId", "state"])
+            .where("vehicleId", "=", owner.vehicleId)
+            .execute();
+          expect(keys).toEqual([{ keyId: first.json().keyId, state: "active" }]);
+        } finally {
+          await vehicle.client.close();
+        }
+      });
+
       it("refuses an invalid point X and an unknown transaction without changing anything", async () => {
         const token = await tokenFor(app, "alice");
         const before = await stateSnapshot(app.services.db);

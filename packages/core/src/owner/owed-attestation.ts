@@ -1,7 +1,8 @@
 import { fromHex, toHex } from "../bytes.ts";
 import type { Crypto } from "../crypto/crypto.ts";
-import { PairkitError, TransportError } from "../errors.ts";
+import { PairkitError } from "../errors.ts";
 import { type Clock, systemClock } from "../ports/clock.ts";
+import { backoffDelayMs, isTransientApiError, sleep } from "./api-retry.ts";
 import { ApiError } from "./errors.ts";
 import {
   attestationNamesEndpoint,
@@ -105,8 +106,6 @@ export interface FetchOwedAttestationsResult {
 
 /** Replies after which asking again cannot help: the key was revoked or the pairing is unknown. */
 const KEY_GONE = new Set(["KEY_NOT_ACTIVE", "TRANSACTION_NOT_FOUND", "NOT_OWNER"]);
-/** Replies worth retrying: the KTS or its network is down or busy. */
-const TRANSIENT = new Set(["KTS_UNREACHABLE", "SERVER_BUSY", "RATE_LIMITED", "NOT_READY", "INTERNAL"]);
 
 /**
  * Fetches every owed attestation from the KTS, retrying transient failures with back-off; a
@@ -172,7 +171,7 @@ async function fetchOne(
   const random = options.random ?? Math.random;
   const keyId = fromHex(owed.keyId);
   for (let attempt = 0; attempt < attempts; attempt++) {
-    let retryAfterMs = 0;
+    let failure: unknown;
     try {
       const attestation = await api.requestKeyAttestation(
         {
@@ -203,18 +202,12 @@ async function fetchOne(
     } catch (error) {
       signal?.throwIfAborted();
       if (error instanceof ApiError && KEY_GONE.has(error.code)) return "gone";
-      const transient =
-        error instanceof TransportError || (error instanceof ApiError && TRANSIENT.has(error.code));
-      if (!transient) return "owed";
-      if (error instanceof ApiError && error.retryAfter !== undefined) retryAfterMs = error.retryAfter * 1000;
+      if (!isTransientApiError(error)) return "owed";
+      failure = error;
     }
     if (attempt + 1 < attempts) {
-      const ceiling = Math.min(max, initial * 2 ** attempt);
-      await sleep(
-        options.clock ?? systemClock,
-        Math.max(retryAfterMs, Math.floor(random() * ceiling)),
-        signal,
-      );
+      const delay = backoffDelayMs(failure, attempt, { initialDelayMs: initial, maxDelayMs: max, random });
+      await sleep(options.clock ?? systemClock, delay, signal);
     }
   }
   return "owed";
@@ -228,19 +221,4 @@ function roundTrips(attestation: KeyAttestation): boolean {
   } catch {
     return false;
   }
-}
-
-function sleep(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      cancel();
-      reject(signal?.reason);
-    };
-    const cancel = clock.setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

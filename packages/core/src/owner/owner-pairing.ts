@@ -11,6 +11,7 @@ import { TransportError } from "../errors.ts";
 import { type Clock, systemClock } from "../ports/clock.ts";
 import { FrameError } from "../ports/frame-error.ts";
 import type { Link } from "../ports/link.ts";
+import { backoffDelayMs, isTransientApiError, sleep } from "./api-retry.ts";
 import { spake2Context } from "./binding.ts";
 import { verifyVehicleCertificateChain } from "./certificates.ts";
 import {
@@ -142,6 +143,13 @@ export async function runOwnerPairing(options: OwnerPairingOptions): Promise<Own
     await options.link.close();
   }
 }
+
+/**
+ * Tries of `config/confirm` and the waits between them. All of it fits well inside the vehicle's
+ * 10 s wait for SIG_BITMAP_UPDATE (docs/protocol.md §3.2), which also has to hold the KTS call.
+ */
+const CONFIRM_ATTEMPTS = 3;
+const CONFIRM_BACKOFF = { initialDelayMs: 250, maxDelayMs: 1_000, random: Math.random };
 
 class PhoneOwnerPairing {
   readonly #o: OwnerPairingOptions;
@@ -352,9 +360,9 @@ class PhoneOwnerPairing {
         `vehicle ended pairing without success (OP_CONTROL_FLOW ${toHex(Uint8Array.of(control.p1, control.p2))})`,
         { fromPeer: true },
       );
-    const { ktsEndpointUrl } = await api.confirmConfig(
+    const { ktsEndpointUrl } = await this.#confirmConfig(
       { transactionId, configDigest, endpointIdHash: endpoint.keyId, seStatus: 0 },
-      signal ? { signal } : {},
+      signal,
     );
     this.#paired = true;
 
@@ -410,6 +418,30 @@ class PhoneOwnerPairing {
       transactionId,
       attested: attestation !== undefined,
     };
+  }
+
+  /**
+   * `config/confirm`, the commit point of the key (docs/protocol.md §3.7). The server may have
+   * committed a confirm whose reply was lost; it answers a repeat of the same confirm with the same
+   * key, so transient failures (no reply, busy) are retried a few times before the pairing is
+   * rolled back.
+   */
+  async #confirmConfig(
+    request: { transactionId: string; configDigest: Uint8Array; endpointIdHash: Uint8Array; seStatus: 0 },
+    signal: AbortSignal | undefined,
+  ): Promise<{ readonly ktsEndpointUrl: string }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#o.api.confirmConfig(request, signal ? { signal } : {});
+      } catch (error) {
+        signal?.throwIfAborted();
+        if (attempt + 1 >= CONFIRM_ATTEMPTS || !isTransientApiError(error)) throw error;
+        const delay = backoffDelayMs(error, attempt, CONFIRM_BACKOFF);
+        // A server asking for a longer pause than the vehicle's wait allows is not waited for.
+        if (delay > CONFIRM_BACKOFF.maxDelayMs) throw error;
+        await sleep(this.#clock, delay, signal);
+      }
+    }
   }
 
   async #fetchAttestation(

@@ -210,6 +210,11 @@ export async function confirmConfig(
     return {};
   }
 
+  // A device whose confirm reply was lost repeats it (docs/protocol.md §3.7): same answer.
+  if (found.transactionStatus !== "started") {
+    const repeated = await keyOfRepeatedConfirm(db, request);
+    if (repeated) return { keyId: repeated };
+  }
   const keyId = randomUUID();
   let replaced: { keyId: string; keyMaterialHash: string }[] = [];
   try {
@@ -295,6 +300,9 @@ export async function confirmConfig(
     if (isUniqueViolation(error, "digital_keys_one_active_owner")) {
       throw new ApiError("OWNER_DEVICE_EXISTS", "another owner device was paired meanwhile");
     }
+    // The same confirm, repeated while the first was still running, committed first.
+    const repeated = error instanceof ApiError ? await keyOfRepeatedConfirm(db, request) : undefined;
+    if (repeated) return { keyId: repeated };
     throw error;
   }
   metrics.pairings.inc({ outcome: "paired" });
@@ -304,4 +312,26 @@ export async function confirmConfig(
     );
   }
   return { keyId };
+}
+
+/**
+ * The active key a committed confirm created, when `request` repeats that confirm exactly (same
+ * user, transaction, configuration digest and endpoint); undefined for anything else.
+ */
+async function keyOfRepeatedConfirm(
+  db: Services["db"],
+  request: ConfirmConfigRequest,
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom("pairingTransactions")
+    .innerJoin("pairingSessions", "pairingSessions.sessionId", "pairingTransactions.sessionId")
+    .innerJoin("digitalKeys", "digitalKeys.transactionId", "pairingTransactions.transactionId")
+    .select("digitalKeys.keyId")
+    .where("pairingTransactions.transactionId", "=", request.transactionId)
+    .where("pairingSessions.userId", "=", request.userId)
+    .where("pairingTransactions.configDigest", "=", request.configDigest)
+    .where("pairingTransactions.endpointHash", "=", request.endpointIdHash)
+    .where("digitalKeys.state", "=", "active")
+    .executeTakeFirst();
+  return row?.keyId;
 }

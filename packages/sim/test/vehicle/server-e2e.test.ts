@@ -416,4 +416,72 @@ describe("a re-pairing that fails at finalization (real server, vehicle on MQTT)
       vehicle.destroy();
     }
   }, 60_000);
+
+  it("a confirm whose reply is lost after the backend committed is repeated: the new key is the owner's everywhere", async () => {
+    const vehicleId = DEMO.vehicles.alicesSecond.id;
+    const { ca, ktsPublicKey, vehicle, link } = await startMqttVehicle(vehicleId);
+    const token = await tokenFor("alice");
+    // The first config/confirm reaches the server, which commits; its reply never comes back.
+    let lostReplies = 0;
+    const api = new HttpPairingApi({
+      baseUrl: server.url,
+      token: () => token,
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (String(input).endsWith("/pairing/config/confirm") && lostReplies++ === 0)
+          throw new TypeError("fetch failed: the connection was reset");
+        return response;
+      },
+    });
+    const pairOnce = async (replaceExisting: boolean) => {
+      const password = await requestPassword(token, replaceExisting, vehicleId);
+      const secureElement = SoftwareSecureElement.inMemory(crypto);
+      const [phoneLink, vehicleLink] = createMemoryLinkPair();
+      const [paired] = await Promise.all([
+        runOwnerPairing({
+          crypto,
+          bootstrap: {
+            sessionId: password.sessionId,
+            password: password.pairingPassword,
+            scrypt: password.scrypt,
+            vehicleId,
+          },
+          deviceId: utf8("e2e-phone"),
+          trustAnchors: [ca.certificate],
+          secureElement,
+          keychain: new MemoryKeychain(),
+          log: new MemoryPairingLog(),
+          api,
+          ktsPublicKey,
+          link: phoneLink,
+        }),
+        vehicle.serve(vehicleLink),
+      ]);
+      return { paired, secureElement };
+    };
+    try {
+      const before = await http<{ keys: { keyId: string; vehicleId: string; state: string }[] }>("/keys", {
+        token,
+      });
+      const previous = before.body.keys.filter((k) => k.vehicleId === vehicleId && k.state === "active");
+      const { paired, secureElement } = await pairOnce(previous.length > 0);
+      if (!paired.ok) throw new Error(`pairing failed: ${paired.error.phase} ${paired.error.code}`);
+      expect(lostReplies).toBe(2);
+      // The phone kept its key, the vehicle holds it, and the backend's one active owner key is it.
+      expect((await secureElement.listEndpoints()).map((e) => toHex(e.keyId))).toEqual([
+        toHex(paired.key.keyId),
+      ]);
+      expect(vehicle.endpoints.list().map((e) => toHex(e.keyId))).toContain(toHex(paired.key.keyId));
+      const active = await server.app.services.db
+        .selectFrom("digitalKeys")
+        .select("keyMaterialHash")
+        .where("vehicleId", "=", vehicleId)
+        .where("state", "=", "active")
+        .execute();
+      expect(active).toEqual([{ keyMaterialHash: toHex(paired.key.keyId) }]);
+    } finally {
+      await link.close();
+      vehicle.destroy();
+    }
+  }, 60_000);
 });
