@@ -8,6 +8,7 @@ export interface CardOptions {
   readonly owner: string;
   readonly firmware: string;
   readonly qrPng?: string;
+  readonly dailyLimit?: number;
 }
 
 /** `pairkit card`: the Active Card simulator on a WebSocket radio, until SIGINT/SIGTERM. */
@@ -19,6 +20,7 @@ export async function runCard(options: CardOptions, out: NodeJS.WritableStream):
     ownerUser: options.owner,
     firmwareVersion: options.firmware,
     ...(options.qrPng ? { qrPngPath: options.qrPng } : {}),
+    ...(options.dailyLimit !== undefined ? { dailySignLimit: options.dailyLimit } : {}),
     log: (line) => out.write(`${line}\n`),
   });
   await untilSignal();

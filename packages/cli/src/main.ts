@@ -62,6 +62,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number)
     .option("--owner <user>", "owner shown in the QR code", "")
     .option("--firmware <version>", "firmware version in the QR code", "1.0.0")
     .option("--qr-png <file>", "also write the QR code as PNG")
+    .option("--daily-limit <n>", "most MPC signatures per wallet per UTC day", parsePositiveInteger)
     .action((o: CardOptions) => runCard(o, process.stdout));
 
   program

@@ -271,14 +271,18 @@ export class CardMpc {
           constantTimeEqual(w.wallet.walletId, walletId) ? this.#counted(w) : w,
         ),
       }));
-      const share = frostCall("SIGNING_FAILED", "card signature share", () =>
-        suite.frost.signShare(
-          secret,
-          frostPublicOf(record.wallet),
-          own.nonces,
-          [phoneCommitments, own.commitments],
-          request.payload,
-        ),
+      // The card's own values are sound, so a failure here is the phone's commitment.
+      const share = frostCall(
+        "INVALID_COMMITMENT",
+        `commitments of ${participantName(request.participant)}`,
+        () =>
+          suite.frost.signShare(
+            secret,
+            frostPublicOf(record.wallet),
+            own.nonces,
+            [phoneCommitments, own.commitments],
+            request.payload,
+          ),
       );
       await channel.send(ActiveCardEvent.MPC_SIGN_SHARE, MpcSignShareSchema, {
         signId,

@@ -16,6 +16,9 @@ export interface CardProcessConfig {
   readonly firmwareVersion: string;
   /** Where to write the QR code as PNG, refreshed with the displayed code. */
   readonly qrPngPath?: string;
+  /** Most signatures per MPC wallet per UTC day (docs §4.9.4); default unlimited. */
+  readonly dailySignLimit?: number;
+  /** The card's display: QR code, sessions that failed, what it is asked to sign. */
   readonly log: (line: string) => void;
 }
 
@@ -36,6 +39,8 @@ export async function runCardProcess(
     deviceName: config.deviceName,
     ownerUser: config.ownerUser,
     firmwareVersion: config.firmwareVersion,
+    log: config.log,
+    ...(config.dailySignLimit !== undefined ? { mpcPolicy: { dailySignLimit: config.dailySignLimit } } : {}),
   });
   const display = async () => {
     const text = card.qrText();

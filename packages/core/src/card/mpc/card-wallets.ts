@@ -314,8 +314,11 @@ export class CardWallets {
         wire.payload,
         {
           [identifierOf(suite, Participant.card)]: cardShare,
-          [secret.identifier]: frostCall("SIGNING_FAILED", "own signature share", () =>
-            suite.frost.signShare(secret, frostPublicOf(wallet), own.nonces, commitments, wire.payload),
+          // Our own share can only fail on a bad commitment, and only the card's came from outside.
+          [secret.identifier]: frostCall(
+            "INVALID_COMMITMENT",
+            `commitments of ${participantName(Participant.card)}`,
+            () => suite.frost.signShare(secret, frostPublicOf(wallet), own.nonces, commitments, wire.payload),
           ),
         },
         wallet.groupPublicKey,
