@@ -1,4 +1,10 @@
-import { FRAME_HEADER_SIZE, FrameTraceRecorder, openCardLink, SimRadio, type TraceEvent } from "@pairkit/ble";
+import {
+  connectToCard,
+  FRAME_HEADER_SIZE,
+  FrameTraceRecorder,
+  SimRadio,
+  type TraceEvent,
+} from "@pairkit/ble";
 import {
   ActiveCardPhone,
   CardWallets,
@@ -80,8 +86,9 @@ async function overRadio(mtu: number, suite: CiphersuiteName, rounds: number) {
   const central = recorder.tapCentral(radio.createCentral({ mtu: CENTRAL_MTU }));
   const phone = new ActiveCardPhone({ crypto: nodeCrypto, store: new MemoryPairedCardStore() });
   const qr = card.qrPayload();
-  await (await phone.pair(await openCardLink(central, nodeCrypto, qr.deviceName), qr, "bench")).close();
-  const session = await phone.reconnect(await openCardLink(central, nodeCrypto, qr.deviceName), qr.deviceId);
+  const target = { crypto: nodeCrypto, identityPublicKey: qr.identityPublicKey };
+  await (await connectToCard(central, target, (link) => phone.pair(link, qr, "bench"))).close();
+  const session = await connectToCard(central, target, (link) => phone.reconnect(link, qr.deviceId));
   const wallets = new CardWallets(session, {
     crypto: nodeCrypto,
     keystore: SoftwareWalletKeystore.inMemory(),

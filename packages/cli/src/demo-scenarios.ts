@@ -1,4 +1,4 @@
-import { type Central, FrameTraceRecorder, openCardLink } from "@pairkit/ble";
+import { type Central, connectToCard, FrameTraceRecorder } from "@pairkit/ble";
 import {
   ActiveCardPhone,
   CardProtocolError,
@@ -268,9 +268,8 @@ export function demoScenarios(deps: {
             title: `pair and bind user ${ALICE.id}`,
             run: async () => {
               const q = need(qr, "no QR code");
-              await (
-                await phone.pair(await openCardLink(tapped, nodeCrypto, q.deviceName), q, ALICE.id)
-              ).close();
+              const target = { crypto: nodeCrypto, identityPublicKey: q.identityPublicKey };
+              await (await connectToCard(tapped, target, (link) => phone.pair(link, q, ALICE.id))).close();
               kept = await store.get(q.deviceId);
               return `card paired; it holds ${card.pairedPhones.length} phone(s)`;
             },
@@ -279,9 +278,9 @@ export function demoScenarios(deps: {
             title: "reconnect without the QR code, then forget",
             run: async () => {
               const q = need(qr, "no QR code");
-              const session = await phone.reconnect(
-                await openCardLink(tapped, nodeCrypto, q.deviceName),
-                q.deviceId,
+              const target = { crypto: nodeCrypto, identityPublicKey: q.identityPublicKey };
+              const session = await connectToCard(tapped, target, (link) =>
+                phone.reconnect(link, q.deviceId),
               );
               await session.forget();
               await session.close();
@@ -293,14 +292,12 @@ export function demoScenarios(deps: {
             run: async () => {
               const q = need(qr, "no QR code");
               await store.put(need(kept, "no pairing kept"));
-              const link = await openCardLink(tapped, nodeCrypto, q.deviceName);
+              const target = { crypto: nodeCrypto, identityPublicKey: q.identityPublicKey };
               try {
-                await phone.reconnect(link, q.deviceId);
+                await connectToCard(tapped, target, (link) => phone.reconnect(link, q.deviceId));
               } catch (error) {
                 if (error instanceof CardRefusedError) return `refused (${error.reason})`;
                 throw error;
-              } finally {
-                await link.close();
               }
               throw new ScenarioFailure("the forgotten phone was let in");
             },
@@ -316,18 +313,16 @@ export function demoScenarios(deps: {
         const tapped = recorder.tapCentral(central);
         const phone = new ActiveCardPhone({ crypto: nodeCrypto, store: new MemoryPairedCardStore() });
         const keystore = SoftwareWalletKeystore.inMemory();
+        const target = () => ({ crypto: nodeCrypto, identityPublicKey: card.qrPayload().identityPublicKey });
         const open = async () => {
-          const session = await phone.reconnect(
-            await openCardLink(tapped, nodeCrypto, card.qrPayload().deviceName),
-            card.deviceId,
+          const session = await connectToCard(tapped, target(), (link) =>
+            phone.reconnect(link, card.deviceId),
           );
           return { session, wallets: new CardWallets(session, { crypto: nodeCrypto, keystore }) };
         };
         const pairCard = async () => {
           const qr = card.qrPayload();
-          await (
-            await phone.pair(await openCardLink(tapped, nodeCrypto, qr.deviceName), qr, ALICE.id)
-          ).close();
+          await (await connectToCard(tapped, target(), (link) => phone.pair(link, qr, ALICE.id))).close();
         };
         const message = utf8(WALLET_MESSAGE);
         let wallet: WalletPublic | undefined;

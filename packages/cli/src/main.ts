@@ -2,6 +2,13 @@ import { Command, CommanderError, Option } from "commander";
 import { envDefault, parseHttpUrl, parsePort, parsePositiveInteger, parseWsUrl } from "./args.ts";
 import { runAuditVerify } from "./audit.ts";
 import { type CardOptions, runCard } from "./card.ts";
+import {
+  type CardOnlyOptions,
+  type CardPairOptions,
+  runCardForget,
+  runCardPair,
+  runCardReconnect,
+} from "./card-phone.ts";
 import { runCryptoDemo } from "./crypto-demo.ts";
 import { runDemo } from "./demo.ts";
 import { EXIT, exitCodeFor } from "./exit-codes.ts";
@@ -126,6 +133,33 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number)
     .option("--store <file>", "the phone's secure element file that pairkit pair filled", "phone-se.json")
     .option("--trust-anchor <file>", "carmaker root certificate (DER); default: GET /dev/trust-anchors")
     .action(async (o: UnlockOptions) => setExitCode(await runUnlock(o, env, process.stdout)));
+
+  const cardStoreOption = () =>
+    new Option("--store <file>", "the phone's paired cards, encrypted at rest").default("phone-cards.json");
+  program
+    .command("card-pair")
+    .description(
+      "the phone side of Active Card pairing: pair with a card on the radio from its QR code, bind a user",
+    )
+    .requiredOption("--qr <file>", "the card's QR code: a PNG image, or a file with its JSON text")
+    .requiredOption("--user <id>", "the user to bind (the card's owner, if its QR code names one)")
+    .addOption(radioOption())
+    .addOption(cardStoreOption())
+    .action(async (o: CardPairOptions) => setExitCode(await runCardPair(o, env, process.stdout)));
+  program
+    .command("card-reconnect")
+    .description("open an authenticated session with a card pairkit card-pair paired, without its QR code")
+    .requiredOption("--card <deviceId>", "the card's device id (printed by card-pair)")
+    .addOption(radioOption())
+    .addOption(cardStoreOption())
+    .action(async (o: CardOnlyOptions) => setExitCode(await runCardReconnect(o, env, process.stdout)));
+  program
+    .command("card-forget")
+    .description("reconnect to a paired card and have it and this phone forget each other")
+    .requiredOption("--card <deviceId>", "the card's device id (printed by card-pair)")
+    .addOption(radioOption())
+    .addOption(cardStoreOption())
+    .action(async (o: CardOnlyOptions) => setExitCode(await runCardForget(o, env, process.stdout)));
 
   program
     .command("vehicle")

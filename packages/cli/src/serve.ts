@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { QR_REFRESH_SECONDS } from "@pairkit/core";
 import { DEMO } from "@pairkit/server";
-import { renderQrPng } from "@pairkit/sim";
 import { untilSignal } from "./long-running.ts";
 import { DEMO_CARD, type Simulators, startStack } from "./stack.ts";
 
@@ -78,20 +78,18 @@ export async function runServe(
 
 const ROOT_FILE = "carmaker-root.der";
 
-/** Writes the carmaker root and the card's QR code where a user can pick them up, and says so. */
+/** Writes the carmaker root where a user can pick it up, and says where that and the card's QR code are. */
 async function describeSimulators(
-  { fleet, card }: Simulators,
+  { fleet, card, cardQrPath }: Simulators,
   stateDir: string,
   owners: ReadonlyMap<string, string>,
 ): Promise<string[]> {
   const rootPath = join(stateDir, ROOT_FILE);
-  const qrPath = join(stateDir, "card-qr.png");
   await writeFile(rootPath, fleet.trustAnchors[0]!);
-  await writeFile(qrPath, await renderQrPng(card.qrText()));
   const vehicles = fleet.vehicles.map((v) => `${v.vehicleId} (${v.model}, ${owners.get(v.vehicleId)})`);
   return [
     `  vehicles        ${vehicles.join(", ")}: on MQTT and the radio`,
-    `  Active Card     ${DEMO_CARD.deviceName} (${card.deviceId}, owner ${DEMO_CARD.ownerUser}) on the radio; QR code ${qrPath}`,
+    `  Active Card     ${DEMO_CARD.deviceName} (${card.deviceId}, owner ${DEMO_CARD.ownerUser}) on the radio; QR code ${cardQrPath} (refreshed every ${QR_REFRESH_SECONDS} s)`,
     `  carmaker root   ${rootPath}   (pairkit pair --trust-anchor)`,
   ];
 }

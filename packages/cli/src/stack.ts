@@ -3,8 +3,8 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { openRadioPeripheral, type Peripheral } from "@pairkit/ble";
 import { type RadioServer, startRadioServer } from "@pairkit/ble/node";
-import { encodeBase64 } from "@pairkit/core";
-import { nodeCrypto } from "@pairkit/core/node";
+import { type Clock, encodeBase64 } from "@pairkit/core";
+import { nodeCrypto, writePrivateFileAtomically } from "@pairkit/core/node";
 import {
   type DevCard,
   type Env,
@@ -13,7 +13,14 @@ import {
   type ServerConfig,
   serve,
 } from "@pairkit/server";
-import { CardSimulator, JsonFileCardStore, renderQrPng, serveCardOnPeripheral } from "@pairkit/sim";
+import {
+  CardSimulator,
+  JsonFileCardStore,
+  type QrDisplay,
+  renderQrPng,
+  serveCardOnPeripheral,
+  showCardQr,
+} from "@pairkit/sim";
 import { type DemoFleet, JsonFileFleetState, startDemoFleet } from "@pairkit/sim/fleet";
 import { ensureConsoleBuilt } from "@pairkit/web/node";
 
@@ -25,8 +32,10 @@ export interface StackOptions {
   readonly radioPort: number;
   /** Serve the web console (built with Vite first when stale); development mode only. */
   readonly console?: boolean;
-  /** The simulated Active Card's session errors (a refused phone is one). */
+  /** The simulated Active Card's session errors (a refused phone is one) and failed QR refreshes. */
   readonly onCardError?: (code: string) => void;
+  /** The simulated card's clock, which dates its QR code (tests move it by hand). */
+  readonly cardClock?: Clock;
 }
 
 /** The demo Active Card: the user it belongs to and what its QR code says. */
@@ -40,7 +49,13 @@ export const DEMO_CARD = {
 export interface Simulators {
   readonly fleet: DemoFleet;
   readonly card: CardSimulator;
+  /** The card's display, kept current as `/dev/cards` and this PNG file (docs §4.1). */
+  readonly cardQr: QrDisplay;
+  readonly cardQrPath: string;
 }
+
+/** Where the card's display goes in the state directory. */
+export const CARD_QR_FILE = "card-qr.png";
 
 /** Everything `pairkit serve` runs and `pairkit demo` drives, started and stopped in one place. */
 export interface Stack {
@@ -99,6 +114,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       crypto: nodeCrypto,
       store: new JsonFileCardStore(join(options.stateDir, "card.json")),
       ...DEMO_CARD,
+      ...(options.cardClock ? { clock: options.cardClock } : {}),
     });
     stops.push(async () => card.destroy());
     const cardPeripheral = await peripheral(`card-${card.deviceId}`);
@@ -107,9 +123,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       crypto: nodeCrypto,
       ...(options.onCardError ? { onError: (e) => options.onCardError?.(e.code) } : {}),
     });
-    const qrText = card.qrText();
-    cards = [{ name: DEMO_CARD.deviceName, qrText, qrPngBase64: encodeBase64(await renderQrPng(qrText)) }];
-    simulators = { fleet, card };
+    const cardQrPath = join(options.stateDir, CARD_QR_FILE);
+    const cardQr = await showCardQr(card, {
+      ...(options.cardClock ? { clock: options.cardClock } : {}),
+      render: async (qrText) => {
+        const png = await renderQrPng(qrText);
+        await writePrivateFileAtomically(cardQrPath, png);
+        cards = [{ name: DEMO_CARD.deviceName, qrText, qrPngBase64: encodeBase64(png) }];
+      },
+      onError: () => options.onCardError?.("QR_REFRESH_FAILED"),
+    });
+    stops.push(async () => cardQr.stop());
+    simulators = { fleet, card, cardQr, cardQrPath };
     return { ...parts, simulators };
   } catch (error) {
     await stopAll();

@@ -97,3 +97,64 @@ describe("pairkit card: the card simulator as its own process on the WebSocket r
     expect([state.deviceId, state.pairedPhones]).toEqual([qr.deviceId, []]);
   });
 });
+
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const run = spawn(tsx, [main, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
+  let stdout = "";
+  let stderr = "";
+  run.stdout!.on("data", (d) => {
+    stdout += d;
+  });
+  run.stderr!.on("data", (d) => {
+    stderr += d;
+  });
+  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
+    run.on("exit", (status) => resolve({ status, stdout, stderr })),
+  );
+}
+
+describe("pairkit card-pair / card-reconnect / card-forget: the phone's card role", () => {
+  it("pairs from the QR PNG, reconnects and forgets with the state kept in a file; reconnecting after forget exits 1", async () => {
+    server = await startRadioServer({ radio: { connectionIntervalMs: 2 } });
+    dir = mkdtempSync(join(tmpdir(), "pairkit-card-phone-"));
+    const qrPath = join(dir, "qr.png");
+    const cardState = join(dir, "card.json");
+    await startCard([
+      "--radio",
+      server.url,
+      "--state",
+      cardState,
+      "--name",
+      "AC-Bob",
+      "--owner",
+      "bob",
+      "--qr-png",
+      qrPath,
+    ]);
+    const phone = ["--radio", server.url, "--store", join(dir, "phone-cards.json")];
+    const pairedPhones = () => JSON.parse(readFileSync(cardState, "utf8")).pairedPhones.length;
+
+    const paired = await runCli(["card-pair", ...phone, "--qr", qrPath, "--user", "bob"]);
+    expect(paired.status).toBe(0);
+    const deviceId = /paired with card (\S+);/.exec(paired.stdout)![1]!;
+    expect(pairedPhones()).toBe(1);
+    // The store is encrypted at rest: no key material or user id in clear.
+    const kept = readFileSync(join(dir, "phone-cards.json"), "utf8");
+    expect(kept).not.toContain("bob");
+    expect(kept).not.toContain(deviceId);
+
+    const reconnected = await runCli(["card-reconnect", ...phone, "--card", deviceId]);
+    expect([reconnected.status, reconnected.stdout]).toEqual([
+      0,
+      expect.stringContaining("session established"),
+    ]);
+    const forgotten = await runCli(["card-forget", ...phone, "--card", deviceId]);
+    expect(forgotten.status).toBe(0);
+    expect(pairedPhones()).toBe(0);
+    const again = await runCli(["card-reconnect", ...phone, "--card", deviceId]);
+    expect([again.status, again.stdout]).toEqual([1, expect.stringContaining("NOT_PAIRED")]);
+  }, 180_000);
+});

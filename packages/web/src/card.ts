@@ -1,4 +1,4 @@
-import { openCardLink } from "@pairkit/ble";
+import { connectToCard } from "@pairkit/ble";
 import {
   ActiveCardPhone,
   type CardQrPayload,
@@ -190,17 +190,13 @@ export class CardView {
 
   async #pair(qr: CardQrPayload, userId: string): Promise<void> {
     this.#status.set("info", `Pairing with ${qr.deviceName}…`);
-    let link: Link | undefined;
     try {
-      link = await this.#connect(qr.deviceName);
-      const session = await this.#phone.pair(link, qr, userId);
+      const session = await this.#connect(qr, (link) => this.#phone.pair(link, qr, userId));
       await session.close();
       this.#paired.set(qr.deviceId, qr);
       replaceChildren(this.#scanned);
       this.#status.set("ok", `Paired with ${qr.deviceName}; bound to ${userId}.`);
     } catch (error) {
-      // The card serves one phone at a time: a failed attempt must let it go.
-      await link?.close();
       this.#fail(error);
     }
     this.#renderPaired();
@@ -208,14 +204,11 @@ export class CardView {
 
   async #reconnect(qr: CardQrPayload): Promise<CardSession | undefined> {
     this.#status.set("info", `Reconnecting to ${qr.deviceName}…`);
-    let link: Link | undefined;
     try {
-      link = await this.#connect(qr.deviceName);
-      const session = await this.#phone.reconnect(link, qr.deviceId);
+      const session = await this.#connect(qr, (link) => this.#phone.reconnect(link, qr.deviceId));
       this.#status.set("ok", `Reconnected to ${qr.deviceName}: encrypted session established.`);
       return session;
     } catch (error) {
-      await link?.close();
       this.#fail(error);
       return undefined;
     }
@@ -272,11 +265,13 @@ export class CardView {
     );
   }
 
-  async #connect(deviceName: string): Promise<Link> {
+  /** Runs `handshake` with the card of `qr` (found by its key's hint; a failed attempt lets it go). */
+  async #connect(qr: CardQrPayload, handshake: (link: Link) => Promise<CardSession>): Promise<CardSession> {
     const central = await this.radios.central(this.#transport.value as Transport);
-    return openCardLink(central, nobleCrypto, deviceName, CARD_TIMEOUT_MS).catch((error: unknown) => {
+    const card = { crypto: nobleCrypto, identityPublicKey: qr.identityPublicKey, timeoutMs: CARD_TIMEOUT_MS };
+    return connectToCard(central, card, handshake).catch((error: unknown) => {
       if (error instanceof TimeoutError)
-        throw new PairkitError("CARD_NOT_FOUND", `no card named ${deviceName} nearby`, { cause: error });
+        throw new PairkitError("CARD_NOT_FOUND", `no card ${qr.deviceName} nearby`, { cause: error });
       throw error;
     });
   }

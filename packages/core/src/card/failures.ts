@@ -10,10 +10,12 @@ import {
 } from "./gen/pairkit/activecard/v1/active_card_pb.ts";
 
 /**
- * The failure answer of each phase (docs §4.4): the seed's result messages with their flag
- * false. The established session has none; a bad message there just ends the session.
+ * The failure message of each phase (docs/protocol.md §4.8, one table for both roles): the
+ * side whose check fails on a message of that phase sends it — sealed iff it already holds the
+ * session key — and ends the session. The established session outside binding and forget has
+ * none: nothing the peer sent awaits an answer.
  */
-const FAILURE_TYPE: Record<CardPhase, ActiveCardEvent | undefined> = {
+export const FAILURE_MESSAGE: Record<CardPhase, ActiveCardEvent | undefined> = {
   challenge: ActiveCardEvent.SIGNATURE_VERIFICATION_RESULT,
   ecdh: ActiveCardEvent.ECDH_EXCHANGE_ACK,
   binding: ActiveCardEvent.PAIRING_CONFIRMATION,
@@ -22,9 +24,21 @@ const FAILURE_TYPE: Record<CardPhase, ActiveCardEvent | undefined> = {
   mpc: ActiveCardEvent.MPC_REFUSED,
 };
 
-/** Sends the failure answer of `phase` with the error code as reason, where the phase has one. */
-export async function sendFailure(channel: CardChannel, phase: CardPhase, code: string): Promise<void> {
-  switch (FAILURE_TYPE[phase]) {
+/**
+ * Answers `error` as §4.8 says, if it calls for an answer: a failed check of ours does, the
+ * peer's refusal does not (no ping-pong), nor does a timeout or a dropped link (nobody to tell).
+ * Best effort: the session ends either way.
+ */
+export async function answerFailure(channel: CardChannel, error: unknown): Promise<void> {
+  if (!(error instanceof CardProtocolError) || error instanceof CardRefusedError) return;
+  // A step-2 signature that does not verify is WRONG_CARD to the phone, BAD_SIGNATURE on the wire (§4.4).
+  const reason = error.code === "WRONG_CARD" ? "BAD_SIGNATURE" : error.code;
+  await sendFailure(channel, error.phase as CardPhase, reason).catch(() => {});
+}
+
+/** Sends the failure message of `phase` with `code` as reason, where the phase has one. */
+async function sendFailure(channel: CardChannel, phase: CardPhase, code: string): Promise<void> {
+  switch (FAILURE_MESSAGE[phase]) {
     case ActiveCardEvent.SIGNATURE_VERIFICATION_RESULT:
       return channel.send(ActiveCardEvent.SIGNATURE_VERIFICATION_RESULT, SignatureVerificationResultSchema, {
         valid: false,
@@ -46,9 +60,11 @@ export async function sendFailure(channel: CardChannel, phase: CardPhase, code: 
   }
 }
 
-/** The refusal carried by `message` if it is `phase`'s failure answer with its flag false. */
-function refusalIn(message: CardMessage, phase: CardPhase): CardRefusedError | undefined {
-  if (message.type !== FAILURE_TYPE[phase]) return undefined;
+/**
+ * The refusal carried by `message` if it is any failure message with its flag false: at every
+ * step a failure message is the peer's refusal, which ends the session without an answer.
+ */
+export function refusalIn(message: CardMessage, phase: CardPhase): CardRefusedError | undefined {
   switch (message.type) {
     case ActiveCardEvent.SIGNATURE_VERIFICATION_RESULT: {
       const result = decodeBody(SignatureVerificationResultSchema, message, phase);
@@ -71,7 +87,7 @@ function refusalIn(message: CardMessage, phase: CardPhase): CardRefusedError | u
 }
 
 /**
- * Receives the next message and requires it to be `type`; the phase's failure answer becomes a
+ * Receives the next message and requires it to be `type`; a failure message becomes a
  * {@link CardRefusedError}, anything else UNEXPECTED_MESSAGE.
  */
 export async function expectMessage(

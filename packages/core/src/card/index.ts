@@ -1,5 +1,6 @@
 // Active Card pairing (seed 002): wire codec, QR payload, the phone side, and the pieces the
 // card firmware simulator (@pairkit/sim) shares with it.
+export * from "./advertisement-hint.ts";
 export * from "./channel.ts";
 export * from "./checks.ts";
 export * from "./errors.ts";

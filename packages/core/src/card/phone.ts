@@ -6,7 +6,7 @@ import type { Link } from "../ports/link.ts";
 import { CardChannel, decodeBody } from "./channel.ts";
 import { checkNonce, checkPublicKey, checkSource, encodeUserId, verifyPeerSignature } from "./checks.ts";
 import { CardProtocolError } from "./errors.ts";
-import { expectMessage, sendFailure } from "./failures.ts";
+import { answerFailure, expectMessage } from "./failures.ts";
 import {
   ActiveCardEvent,
   ECDHExchangeAckSchema,
@@ -96,6 +96,7 @@ export class ActiveCardPhone {
         await this.#store.put(card);
         return this.#session(channel, qr.deviceId, established);
       } catch (error) {
+        await answerFailure(channel, error);
         channel.destroy();
         throw error;
       }
@@ -161,26 +162,22 @@ export class ActiveCardPhone {
         "challenge",
       );
       checkNonce(cardProof.signerNonce, "challenge", "card signer nonce");
-      try {
-        verifyPeerSignature(
-          crypto,
-          {
-            publicKey: cardIdentityPublicKey,
-            message: challengeMessage({
-              signer: CardRole.card,
-              sessionId,
-              verifierNonce: phoneNonce,
-              signerNonce: cardProof.signerNonce,
-            }),
-            signature: cardProof.signature,
-          },
-          "challenge",
-          reconnect ? "BAD_SIGNATURE" : "WRONG_CARD",
-        );
-      } catch (error) {
-        await sendFailure(channel, "challenge", "BAD_SIGNATURE").catch(() => {});
-        throw error;
-      }
+      verifyPeerSignature(
+        crypto,
+        {
+          publicKey: cardIdentityPublicKey,
+          message: challengeMessage({
+            signer: CardRole.card,
+            sessionId,
+            verifierNonce: phoneNonce,
+            signerNonce: cardProof.signerNonce,
+          }),
+          signature: cardProof.signature,
+        },
+        "challenge",
+        // Whatever answered is not the card whose key we hold (docs §2.1: try the next one).
+        "WRONG_CARD",
+      );
       await channel.send(ActiveCardEvent.SIGNATURE_VERIFICATION_RESULT, SignatureVerificationResultSchema, {
         valid: true,
       });
@@ -236,24 +233,19 @@ export class ActiveCardPhone {
         );
         checkSource(cardEphemeral.source, "firmware", "ecdh");
         checkPublicKey(cardEphemeral.pubkey, "ecdh", "card ephemeral key");
-        try {
-          verifyPeerSignature(
-            crypto,
-            {
-              publicKey: cardIdentityPublicKey,
-              message: ephemeralKeyMessage({
-                ...transcript,
-                signer: CardRole.card,
-                ephemeralPublicKey: cardEphemeral.pubkey,
-              }),
-              signature: cardEphemeral.signature,
-            },
-            "ecdh",
-          );
-        } catch (error) {
-          await sendFailure(channel, "ecdh", "BAD_SIGNATURE").catch(() => {});
-          throw error;
-        }
+        verifyPeerSignature(
+          crypto,
+          {
+            publicKey: cardIdentityPublicKey,
+            message: ephemeralKeyMessage({
+              ...transcript,
+              signer: CardRole.card,
+              ephemeralPublicKey: cardEphemeral.pubkey,
+            }),
+            signature: cardEphemeral.signature,
+          },
+          "ecdh",
+        );
         const sharedSecret = crypto.ecdh(ephemeral.privateKey, cardEphemeral.pubkey);
         const key = deriveCardSessionKey(crypto, {
           sharedSecret,
@@ -270,6 +262,7 @@ export class ActiveCardPhone {
       await expectMessage(channel, "ecdh", ActiveCardEvent.ECDH_EXCHANGE_ACK);
       return channel;
     } catch (error) {
+      await answerFailure(channel, error);
       channel.destroy();
       throw error;
     }
@@ -304,7 +297,8 @@ export class CardSession {
 
   /**
    * Asks the card to erase this phone (FORGET_DEVICE inside the session); once it confirms,
-   * erases the card here too. The session ends either way.
+   * erases the card here too. The session ends either way; a bad FORGET_ACK gets no failure
+   * message, since the card ends the session with its answer (docs §4.8, row F2).
    */
   async forget(): Promise<void> {
     try {

@@ -47,7 +47,7 @@ export function challengeMessage(input: {
 
 /**
  * Ephemeral ECDH key: label ‖ 0x00 ‖ role ‖ session_id (16) ‖ phone challenge nonce (32) ‖
- * card challenge nonce (32) ‖ ephemeral public key (65) — 175 bytes. Both verifier nonces tie
+ * card challenge nonce (32) ‖ ephemeral public key (65) — 174 bytes. Both verifier nonces tie
  * the key to this session's challenges, so an old signed key cannot be replayed.
  */
 export function ephemeralKeyMessage(input: {

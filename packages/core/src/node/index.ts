@@ -1,4 +1,5 @@
 /** Node-only entry of @pairkit/core: back-ends that need node:crypto or the file system. */
+export { FilePairedCardStore } from "./file-paired-card-store.ts";
 export {
   FileSecureElementVault,
   type FileVaultSecret,

@@ -16,7 +16,7 @@ export async function readFileIfExists(path: string): Promise<string | undefined
  * temporary file, synced, and renamed over the old one, so a crash leaves the old state or the
  * new one, never half of either.
  */
-export async function writePrivateFileAtomically(path: string, text: string): Promise<void> {
+export async function writePrivateFileAtomically(path: string, text: string | Uint8Array): Promise<void> {
   const temporary = `${path}.${randomUUID()}.tmp`;
   const handle = await open(temporary, "wx", 0o600);
   try {

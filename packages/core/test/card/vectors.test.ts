@@ -1,4 +1,5 @@
 import { createCipheriv } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   ActiveCardEvent,
@@ -65,6 +66,28 @@ describe("docs/protocol.md §4 vectors", () => {
         }),
       ),
     ).toBe(docs.ephemeral);
+  });
+
+  it("the sizes §4.4 states are the sizes signed", () => {
+    const spec = readFileSync(new URL("../../../../docs/protocol.md", import.meta.url), "utf8");
+    const stated = (name: string) => Number(new RegExp(`${name} = [^]*?(\\d+) bytes`).exec(spec)?.[1]);
+    const challenge = challengeMessage({
+      signer: CardRole.card,
+      sessionId,
+      verifierNonce: nonce11,
+      signerNonce: nonce22,
+    });
+    const ephemeral = ephemeralKeyMessage({
+      signer: CardRole.phone,
+      sessionId,
+      phoneNonce: nonce11,
+      cardNonce: nonce22,
+      ephemeralPublicKey: phoneEphemeralPub,
+    });
+    expect([stated("challengeMessage"), stated("ephemeralMessage")]).toEqual([
+      challenge.length,
+      ephemeral.length,
+    ]);
   });
 
   it.each(backends)("encrypted wrappers ($name)", async (crypto) => {

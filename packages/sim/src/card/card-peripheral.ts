@@ -2,11 +2,13 @@ import {
   ACTIVE_CARD_MESSAGE_CHARACTERISTIC,
   ACTIVE_CARD_PIPE,
   ACTIVE_CARD_SERVICE,
+  DeviceKind,
   FramedLink,
   openPeripheralFrameChannel,
   type Peripheral,
+  pairkitManufacturerData,
 } from "@pairkit/ble";
-import type { Crypto, PairkitError } from "@pairkit/core";
+import { type Crypto, cardAdvertisementHint, type PairkitError } from "@pairkit/core";
 import type { CardSimulator } from "./card-simulator.ts";
 
 export interface CardPeripheralOptions {
@@ -19,8 +21,10 @@ export interface CardPeripheralOptions {
 
 /**
  * Puts the card on the air: the Active Card GATT service (one write + notify characteristic
- * carrying frames, docs §2), advertised with its service UUID and device name; every connection
- * gets its own framed Link that the card serves until the phone disconnects.
+ * carrying frames, docs §2), advertised with its service UUID, the hint of its identity key in
+ * the manufacturer data (the phone finds the card of a QR code by it, docs §2.1) and its device
+ * name (for people only); every connection gets its own framed Link that the card serves until
+ * the phone disconnects.
  */
 export async function serveCardOnPeripheral(
   peripheral: Peripheral,
@@ -45,6 +49,10 @@ export async function serveCardOnPeripheral(
   });
   await peripheral.startAdvertising({
     serviceUuids: [ACTIVE_CARD_SERVICE],
+    manufacturerData: pairkitManufacturerData(
+      DeviceKind.ACTIVE_CARD,
+      cardAdvertisementHint(options.crypto, card.identityPublicKey),
+    ),
     localName: card.qrPayload().deviceName,
   });
 }

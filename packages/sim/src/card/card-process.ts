@@ -1,9 +1,10 @@
-import { writeFile } from "node:fs/promises";
 import { openRadioPeripheral } from "@pairkit/ble";
-import { nodeCrypto } from "@pairkit/core/node";
+import type { Clock } from "@pairkit/core";
+import { nodeCrypto, writePrivateFileAtomically } from "@pairkit/core/node";
 import { serveCardOnPeripheral } from "./card-peripheral.ts";
 import { CardSimulator } from "./card-simulator.ts";
 import { JsonFileCardStore } from "./file-card-store.ts";
+import { showCardQr } from "./qr-display.ts";
 import { renderQrPng, renderQrTerminal } from "./qr-render.ts";
 
 export interface CardProcessConfig {
@@ -20,15 +21,15 @@ export interface CardProcessConfig {
   readonly dailySignLimit?: number;
   /** The card's display: QR code, sessions that failed, what it is asked to sign. */
   readonly log: (line: string) => void;
+  /** The card's clock (tests move it by hand); default the system clock. */
+  readonly clock?: Clock;
 }
-
-/** How often the displayed code gets a fresh timestamp (docs §4.1: at least every 300 s). */
-const QR_REFRESH_MS = 240_000;
 
 /**
  * The card simulator as its own process on the WebSocket radio (`pairkit card`):
- * opens or creates its state, shows its QR code in the terminal (and as a PNG), and serves
- * phones until the radio closes. Resolves with a `stop()`.
+ * opens or creates its state, shows its QR code in the terminal (and as a PNG) and draws it
+ * again with a fresh timestamp as a card's display does (docs §4.1), and serves phones until
+ * the radio closes. Resolves with a `stop()`.
  */
 export async function runCardProcess(
   config: CardProcessConfig,
@@ -41,17 +42,17 @@ export async function runCardProcess(
     firmwareVersion: config.firmwareVersion,
     log: config.log,
     ...(config.dailySignLimit !== undefined ? { mpcPolicy: { dailySignLimit: config.dailySignLimit } } : {}),
+    ...(config.clock ? { clock: config.clock } : {}),
   });
-  const display = async () => {
-    const text = card.qrText();
-    if (config.qrPngPath) await writeFile(config.qrPngPath, await renderQrPng(text));
-    return text;
-  };
-  config.log(await renderQrTerminal(await display()));
-  const refresh = setInterval(
-    () => display().catch((e) => config.log(`QR refresh failed: ${String(e)}`)),
-    QR_REFRESH_MS,
-  );
+  const display = await showCardQr(card, {
+    ...(config.clock ? { clock: config.clock } : {}),
+    render: async (text) => {
+      // Replaced atomically: whoever reads the PNG meanwhile gets the old code or the new one.
+      if (config.qrPngPath) await writePrivateFileAtomically(config.qrPngPath, await renderQrPng(text));
+      config.log(await renderQrTerminal(text));
+    },
+    onError: (error) => config.log(`QR refresh failed: ${String(error)}`),
+  });
   const peripheral = await openRadioPeripheral(config.radioUrl, { nodeId: `card-${card.deviceId}` });
   await serveCardOnPeripheral(peripheral, card, {
     crypto: nodeCrypto,
@@ -61,7 +62,7 @@ export async function runCardProcess(
   return {
     card,
     stop: async () => {
-      clearInterval(refresh);
+      display.stop();
       await peripheral.close();
       card.destroy();
     },

@@ -1,6 +1,7 @@
 import {
   AbortedError,
   ActiveCardEvent,
+  answerFailure,
   CARD_NONCE_LENGTH,
   CARD_REPLY_TIMEOUT_MS,
   CARD_SESSION_LIFETIME_MS,
@@ -9,7 +10,6 @@ import {
   type CardPhase,
   CardProtocolError,
   type CardQrPayload,
-  CardRefusedError,
   CardRole,
   type Clock,
   type Crypto,
@@ -36,9 +36,9 @@ import {
   NonceResponseSchema,
   PairingConfirmationSchema,
   PairkitError,
+  refusalIn,
   SignatureVerificationResultSchema,
   SignedNonceSchema,
-  sendFailure,
   systemClock,
   TimeoutError,
   TransportError,
@@ -46,6 +46,7 @@ import {
   UserIdentitySchema,
   verifyPeerSignature,
   type WalletPublic,
+  type WrapperFields,
   wipe,
 } from "@pairkit/core";
 import { CardMpc, type CardMpcPolicy } from "./card-mpc.ts";
@@ -74,6 +75,12 @@ export interface ServeOptions {
   /** Every session that ends in error (the card then waits for the next session). */
   readonly onError?: (error: PairkitError) => void;
 }
+
+/** The phase of each request the established session answers (docs §4.8). */
+const REQUEST_PHASE: Partial<Record<ActiveCardEvent, CardPhase>> = {
+  [ActiveCardEvent.SEND_USER_IDENTITY]: "binding",
+  [ActiveCardEvent.FORGET_DEVICE]: "forget",
+};
 
 /** How long the card waits for a session to start before checking its link again. */
 const IDLE_POLL_MS = 60_000;
@@ -203,19 +210,17 @@ export class CardSimulator {
       }
       const opening = channel.open(wrapper, "challenge");
       if (opening.type !== ActiveCardEvent.NONCE_RESPONSE) {
+        // Not a session (e.g. the rest of one the card has ended): nothing to answer in (§4.8).
         throw new CardProtocolError(
           "UNEXPECTED_MESSAGE",
-          "challenge",
+          "session",
           "a session starts with the phone's challenge",
         );
       }
       const phone = await this.#handshake(channel, opening);
       await this.#serveSession(channel, phone);
     } catch (error) {
-      // The peer gets the failure answer of the phase unless it refused first or is gone.
-      if (error instanceof CardProtocolError && !(error instanceof CardRefusedError)) {
-        await sendFailure(channel, error.phase as CardPhase, error.code).catch(() => {});
-      }
+      await answerFailure(channel, error);
       throw error;
     } finally {
       channel.destroy();
@@ -343,6 +348,10 @@ export class CardSimulator {
       checkExpected(channel.open(answer, "ecdh"), "ecdh", ActiveCardEvent.ECDH_EXCHANGE_ACK);
       if (!channel.keyed)
         throw new CardProtocolError("NOT_ENCRYPTED", "ecdh", "ECDH_EXCHANGE_ACK must be encrypted");
+    } catch (error) {
+      // The card holds K from step 11, so its failure message is sealed (docs §4.8).
+      if (!channel.keyed) channel.secure(key);
+      throw error;
     } finally {
       wipe(key);
     }
@@ -354,24 +363,28 @@ export class CardSimulator {
   async #serveSession(channel: CardChannel, phone: { key: Uint8Array; reconnect: boolean }): Promise<void> {
     const deadline = this.#clock.now() + (this.#options.sessionLifetimeMs ?? CARD_SESSION_LIFETIME_MS);
     let mayBind = !phone.reconnect;
+    let bound = false;
     for (;;) {
       const remaining = deadline - this.#clock.now();
       if (remaining <= 0)
         throw new CardProtocolError("SESSION_EXPIRED", "session", "session lifetime is over");
-      let message: CardMessage;
+      let wrapper: WrapperFields;
       try {
-        message = await channel.receive("session", remaining);
+        wrapper = await channel.receiveWrapper("session", remaining);
       } catch (error) {
         if (!(error instanceof TimeoutError)) throw error;
         throw new CardProtocolError("SESSION_EXPIRED", "session", "session lifetime is over", {
           cause: error,
         });
       }
+      // A request that fails any check, its wrapper's included, gets its failure message (§4.8).
+      const message = channel.open(wrapper, REQUEST_PHASE[wrapper.messageType] ?? "session");
       switch (message.type) {
         case ActiveCardEvent.SEND_USER_IDENTITY:
           if (!mayBind) throw new CardProtocolError("UNEXPECTED_MESSAGE", "binding", "user already bound");
           await this.#bind(channel, message, phone.key);
           mayBind = false;
+          bound = true;
           break;
         case ActiveCardEvent.FORGET_DEVICE:
           await this.#forget(channel, message, phone.key);
@@ -382,12 +395,21 @@ export class CardSimulator {
         case ActiveCardEvent.MPC_SIGN_PACKAGE:
           await this.#mpc.handle(channel, message, phone.key);
           break;
-        default:
-          throw new CardProtocolError(
-            "UNEXPECTED_MESSAGE",
-            "session",
-            `${ActiveCardEvent[message.type]} in session`,
+        default: {
+          const refusal = refusalIn(message, "session");
+          // The phone refused our confirmation (§4.8 row 15) and kept nothing: neither does the card.
+          if (refusal && bound && message.type === ActiveCardEvent.PAIRING_CONFIRMATION) {
+            await this.#unpair(phone.key, "binding");
+          }
+          throw (
+            refusal ??
+            new CardProtocolError(
+              "UNEXPECTED_MESSAGE",
+              "session",
+              `${ActiveCardEvent[message.type]} in session`,
+            )
           );
+        }
       }
     }
   }
@@ -411,16 +433,21 @@ export class CardSimulator {
 
   async #forget(channel: CardChannel, message: CardMessage, phoneKey: Uint8Array): Promise<void> {
     checkEmpty(message.body, "forget", "FORGET_DEVICE");
-    await this.#update((state) => {
+    await this.#unpair(phoneKey, "forget");
+    await channel.send(ActiveCardEvent.FORGET_ACK, ForgetAckSchema, { erased: true });
+  }
+
+  /** Erases the phone's entry; NOT_PAIRED when there is none. */
+  #unpair(phoneKey: Uint8Array, phase: CardPhase): Promise<void> {
+    return this.#update((state) => {
       const remaining = state.pairedPhones.filter((p) => !constantTimeEqual(p.identityPublicKey, phoneKey));
       if (remaining.length === state.pairedPhones.length) {
-        throw new CardProtocolError("NOT_PAIRED", "forget", "phone is not paired");
+        throw new CardProtocolError("NOT_PAIRED", phase, "phone is not paired");
       }
       // The phone's MPC wallet shares go with it.
       const wallets = (state.wallets ?? []).filter((w) => !constantTimeEqual(w.ownerPhoneKey, phoneKey));
       return { ...state, pairedPhones: remaining, wallets };
     });
-    await channel.send(ActiveCardEvent.FORGET_ACK, ForgetAckSchema, { erased: true });
   }
 
   /**

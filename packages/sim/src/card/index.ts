@@ -6,4 +6,5 @@ export * from "./card-process.ts";
 export * from "./card-simulator.ts";
 export * from "./card-store.ts";
 export * from "./file-card-store.ts";
+export * from "./qr-display.ts";
 export * from "./qr-render.ts";
