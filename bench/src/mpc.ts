@@ -24,7 +24,7 @@ import { CardSimulator, MemoryCardStore, serveCardOnPeripheral } from "@pairkit/
 import { median, printTable, round3 } from "./measure.ts";
 
 /**
- * MPC wallets (docs/protocol.md §4.9): what a FROST DKG and one co-signature cost.
+ * MPC wallets (docs/protocol.md §4.11): what a FROST DKG and one co-signature cost.
  * - Over the simulated BLE radio (30 ms connection interval, card MTU 23 and 185, an open
  *   session): bytes and frames each way, and air time from the call to its verified result.
  *   The floor of its bytes follows the radio model of ble.ts: a phone → card frame is a Write

@@ -175,7 +175,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number)
   const wallet = program
     .command("wallet")
     .description(
-      "MPC wallets held jointly by this phone and a card card-pair paired (FROST, docs/protocol.md §4.9)",
+      "MPC wallets held jointly by this phone and a card card-pair paired (FROST, docs/protocol.md §4.11)",
     );
   wallet
     .command("create")

@@ -75,7 +75,7 @@ function describeWallet(wallet: WalletPublic): string {
   ].join("\n");
 }
 
-/** `pairkit wallet create`: a 2-of-2 FROST wallet with a paired card (docs/protocol.md §4.9.3). */
+/** `pairkit wallet create`: a 2-of-2 FROST wallet with a paired card (docs/protocol.md §4.11.3). */
 export async function runWalletCreate(
   o: WalletCreateOptions,
   env: NodeJS.ProcessEnv,

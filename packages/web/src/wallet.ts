@@ -29,7 +29,7 @@ export interface WalletHost {
 }
 
 /**
- * MPC wallets with a paired card (@pairkit/core's CardWallets, docs/protocol.md §4.9): create a
+ * MPC wallets with a paired card (@pairkit/core's CardWallets, docs/protocol.md §4.11): create a
  * 2-of-2 wallet — or 2-of-3 with a recovery kit sealed to a passphrase, offered as a download —
  * sign a text with the card, and show the group key and signature in the chain's encoding.
  * The phone's shares live in the card page's keystore, next to its pairings.

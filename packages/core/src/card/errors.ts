@@ -4,7 +4,7 @@ import { PairkitError, ProtocolError } from "../errors.ts";
  * Where in the Active Card exchange a failure happened. Either side answers a failure in the
  * challenge, ecdh, binding and forget phases with that phase's failure message; a failure in
  * the rest of the established session gets none (docs/protocol.md §4.8). The
- * mpc phase (§4.9) answers MPC_REFUSED and ends the session too.
+ * mpc phase (§4.11) answers MPC_REFUSED and ends the session too.
  */
 export type CardPhase = "challenge" | "ecdh" | "binding" | "forget" | "session" | "mpc";
 

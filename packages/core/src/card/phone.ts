@@ -313,7 +313,7 @@ export class CardSession {
   }
 
   /**
-   * The keyed channel, for protocols that run inside the session (MPC, docs §4.9);
+   * The keyed channel, for protocols that run inside the session (MPC, docs §4.11);
    * SESSION_EXPIRED once the lifetime is over.
    */
   liveChannel(): CardChannel {

@@ -77,7 +77,7 @@ const MAX_WALLETS = 16;
 const REMEMBERED_COMMITMENTS = 1024;
 
 /**
- * The card's side of MPC (docs §4.9): DKG and co-signing inside an established session.
+ * The card's side of MPC (docs §4.11): DKG and co-signing inside an established session.
  * Nonces are never persisted: they live in this call's memory and are zeroed when it ends, so
  * a crash or a dropped session between the two signing rounds can only lose them, never reuse
  * them. A signature is counted in flash before its share is released. Any failure throws a
@@ -132,10 +132,13 @@ export class CardMpc {
     }
     const phonePackages = phoneSide.map((index, i) => dkgPackageFromWire(suite, start.packages[i], index, 2));
     const own = suite.frost.DKG.round1(identifierOf(suite, Participant.card), signers);
+    // The shares sent to the phone: secrets, wiped however the DKG ends.
+    const sent: Uint8Array[] = [];
     try {
       const round2 = frostCall("INVALID_DKG_PACKAGE", "DKG package from the phone", () =>
         suite.frost.DKG.round2(own.secret, phonePackages),
       );
+      sent.push(...Object.values(round2).map((share) => share.signingShare));
       await channel.send(ActiveCardEvent.MPC_DKG_CARD_ROUND, MpcDkgCardRoundSchema, {
         walletId,
         package: dkgPackageToWire(Participant.card, own.public),
@@ -208,6 +211,7 @@ export class CardMpc {
       });
     } finally {
       suite.frost.DKG.clean(own.secret);
+      wipe(...sent);
     }
   }
 
@@ -265,12 +269,19 @@ export class CardMpc {
       this.#rememberCommitments(phoneCommitments.hiding, phoneCommitments.binding);
       // Counted in flash before the share leaves: a crash after this loses a signature from
       // the day's budget, never grants an extra one.
-      await this.#context.update((state) => ({
-        ...state,
-        wallets: (state.wallets ?? []).map((w) =>
-          constantTimeEqual(w.wallet.walletId, walletId) ? this.#counted(w) : w,
-        ),
-      }));
+      await this.#context.update((state) => {
+        const wallets = state.wallets ?? [];
+        // Re-read: a forget on another link may have erased the wallet since step 1.
+        if (!wallets.some((w) => constantTimeEqual(w.wallet.walletId, walletId))) {
+          throw new CardProtocolError("UNKNOWN_WALLET", "mpc", "the wallet was erased");
+        }
+        return {
+          ...state,
+          wallets: wallets.map((w) =>
+            constantTimeEqual(w.wallet.walletId, walletId) ? this.#counted(w) : w,
+          ),
+        };
+      });
       // The card's own values are sound, so a failure here is the phone's commitment.
       const share = frostCall(
         "INVALID_COMMITMENT",

@@ -17,7 +17,7 @@ export interface CardProcessConfig {
   readonly firmwareVersion: string;
   /** Where to write the QR code as PNG, refreshed with the displayed code. */
   readonly qrPngPath?: string;
-  /** Most signatures per MPC wallet per UTC day (docs §4.9.4); default unlimited. */
+  /** Most signatures per MPC wallet per UTC day (docs §4.11.4); default unlimited. */
   readonly dailySignLimit?: number;
   /** The card's display: QR code, sessions that failed, what it is asked to sign. */
   readonly log: (line: string) => void;

@@ -64,7 +64,7 @@ export interface CardSimulatorOptions {
   readonly timeoutMs?: number;
   readonly sessionLifetimeMs?: number;
   readonly maxPairedPhones?: number;
-  /** What the card lets MPC wallets sign (docs §4.9); default: everything its owner phone asks. */
+  /** What the card lets MPC wallets sign (docs §4.11); default: everything its owner phone asks. */
   readonly mpcPolicy?: CardMpcPolicy;
   /** The card's display (what it is asked to sign); default: nowhere. */
   readonly log?: (line: string) => void;

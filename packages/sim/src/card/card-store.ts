@@ -9,7 +9,7 @@ export interface PairedPhone {
   readonly pairedAt: number;
 }
 
-/** The card's share of an MPC wallet (docs §4.9), kept for the phone that created it. */
+/** The card's share of an MPC wallet (docs §4.11), kept for the phone that created it. */
 export interface CardWallet {
   readonly wallet: WalletPublic;
   /** Identity public key of the phone that ran the DKG: the only one that signs as participant 1. */

@@ -15,7 +15,7 @@ interface StoredCardState {
   deviceId: string;
   identityPrivateKey: string;
   pairedPhones: { identityPublicKey: string; userId: string; pairedAt: number }[];
-  /** MPC wallets (docs §4.9); absent in files written before MPC. */
+  /** MPC wallets (docs §4.11); absent in files written before MPC. */
   wallets?: StoredWallet[];
 }
 

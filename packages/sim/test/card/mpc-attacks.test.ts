@@ -354,6 +354,42 @@ describe("MPC attacks: typed errors, nothing stored, the card keeps serving", ()
     expect(seen).toEqual(["digest", "digest", "message"]);
   });
 
+  it("the SDK refuses bad input locally (BAD_OPTIONS, UNKNOWN_WALLET, WRONG_CARD) and ends the session on a refusal", async () => {
+    const { card, store } = await newCard({ policy: { approve: () => false } });
+    const phone = await sdkPhone(card);
+    const { session, link, wallets } = await phone.open();
+    const saves = store.saves;
+    const local = async (promise: Promise<unknown>) =>
+      ((await promise.catch((e: unknown) => e)) as { code: string }).code;
+    expect(await local(wallets.createWallet({ label: "x".repeat(65) }))).toBe("BAD_OPTIONS");
+    expect(await local(wallets.createWallet({ ciphersuite: "p384" as never }))).toBe("BAD_OPTIONS");
+    expect(await local(wallets.createWallet({ recovery: { passphrase: "short" } }))).toBe("BAD_OPTIONS");
+    expect(await local(wallets.sign(crypto.randomBytes(16), { digest: crypto.randomBytes(32) }))).toBe(
+      "UNKNOWN_WALLET",
+    );
+    const { wallet } = await wallets.createWallet();
+    expect(await local(wallets.sign(wallet.walletId, { digest: new Uint8Array(31) }))).toBe("BAD_OPTIONS");
+    expect(await local(wallets.sign(wallet.walletId, { message: new Uint8Array(513) }))).toBe("BAD_OPTIONS");
+    // The share belongs to this card; a session with another card is not asked.
+    const other = await newCard();
+    const otherPhone = await sdkPhone(other.card);
+    const otherSession = await otherPhone.open();
+    const foreign = new CardWallets(otherSession.session, { crypto, keystore: phone.keystore });
+    expect(await local(foreign.sign(wallet.walletId, { digest: crypto.randomBytes(32) }))).toBe("WRONG_CARD");
+    await otherSession.session.close();
+    // None of that reached the card; a refusal from the card ends the session on both sides.
+    expect(store.saves).toBe(saves + 1);
+    expect(await refusal(wallets.sign(wallet.walletId, { digest: crypto.randomBytes(32) }))).toBe(
+      "POLICY_REFUSED",
+    );
+    expect(await local(wallets.sign(wallet.walletId, { digest: crypto.randomBytes(32) }))).toBe(
+      "SESSION_CLOSED",
+    );
+    await session.close();
+    await link.served;
+    expect(link.errors.map((e) => e.code)).toEqual(["POLICY_REFUSED"]);
+  });
+
   it("random MPC messages of any type and shape never crash the card or change its state", async () => {
     const { card, store } = await newCard();
     const phone = await ScriptedMpcPhone.pair(crypto, card);

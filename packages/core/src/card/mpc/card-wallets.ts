@@ -2,7 +2,7 @@ import type { DKG_Round1, FrostPublic } from "@noble/curves/abstract/frost.js";
 import { constantTimeEqual, toHex, wipe } from "../../bytes.ts";
 import type { Crypto } from "../../crypto/crypto.ts";
 import { type Clock, systemClock } from "../../ports/clock.ts";
-import { decodeBody } from "../channel.ts";
+import { type CardChannel, decodeBody } from "../channel.ts";
 import { CardProtocolError } from "../errors.ts";
 import { expectMessage } from "../failures.ts";
 import {
@@ -11,6 +11,7 @@ import {
   MpcDkgFinishSchema,
   MpcDkgResultSchema,
   MpcDkgStartSchema,
+  type MpcPayloadKind,
   MpcSignCommitmentSchema,
   MpcSignPackageSchema,
   MpcSignRequestSchema,
@@ -78,7 +79,7 @@ export interface CreatedWallet {
 }
 
 /**
- * The MPC wallets of one paired-card session (docs §4.9): the phone and the card jointly hold
+ * The MPC wallets of one paired-card session (docs §4.11): the phone and the card jointly hold
  * a FROST signing key that neither holds alone. The phone is the FROST coordinator: it runs
  * the DKG with the card, asks the card to co-sign, and verifies every share and the final
  * signature before returning it. Nonces live only in memory for one signing attempt.
@@ -88,6 +89,7 @@ export class CardWallets {
   readonly #crypto: Crypto;
   readonly #keystore: WalletKeystore;
   readonly #clock: Clock;
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(session: CardSession, options: CardWalletsOptions) {
     this.#session = session;
@@ -97,19 +99,28 @@ export class CardWallets {
   }
 
   /**
-   * Distributed key generation with the card (docs §4.9.3). 2-of-2 without `recovery`;
+   * Distributed key generation with the card (docs §4.11.3). 2-of-2 without `recovery`;
    * 2-of-3 with it: the phone runs the recovery participant too, seals its share into the
    * returned kit and wipes it. The card keeps its share only after both sides proved the same
    * transcript; the phone stores its share after the card has confirmed.
    */
   async createWallet(options: CreateWalletOptions = {}): Promise<CreatedWallet> {
-    const suite = ciphersuiteByName(options.ciphersuite ?? DEFAULT_CIPHERSUITE);
-    const label = checkLabel(options.label ?? "");
-    if (options.recovery) checkRecoveryProtection(options.recovery);
-    const maxSigners = options.recovery ? 3 : 2;
+    const suite = checkOption(() => ciphersuiteByName(options.ciphersuite ?? DEFAULT_CIPHERSUITE));
+    const label = checkOption(() => checkLabel(options.label ?? ""));
+    const { recovery } = options;
+    if (recovery) checkRecoveryProtection(recovery);
+    return this.#exchange((channel) => this.#createWallet(channel, suite, label, recovery));
+  }
+
+  async #createWallet(
+    channel: CardChannel,
+    suite: Ciphersuite,
+    label: string,
+    recovery: RecoveryProtection | undefined,
+  ): Promise<CreatedWallet> {
+    const maxSigners = recovery ? 3 : 2;
     const signers = { min: 2, max: maxSigners };
     const walletId = this.#crypto.randomBytes(MPC_ID_LENGTH);
-    const channel = this.#session.liveChannel();
     const identities = await this.#session.identityPublicKeys();
     const ids = {
       phone: identifierOf(suite, Participant.phone),
@@ -117,11 +128,13 @@ export class CardWallets {
     };
 
     // The phone's participants: itself, and the recovery participant of a 2-of-3 wallet.
-    const mine = [Participant.phone, ...(options.recovery ? [Participant.recovery] : [])].map((index) => ({
+    const mine = [Participant.phone, ...(recovery ? [Participant.recovery] : [])].map((index) => ({
       index,
       id: identifierOf(suite, index),
       round1: suite.frost.DKG.round1(identifierOf(suite, index), signers),
     }));
+    // Every secret scalar this DKG produces, wiped however it ends.
+    const secrets: Uint8Array[] = [];
     try {
       const ownPackages = mine.map((p) => dkgPackageToWire(p.index, p.round1.public));
       await channel.send(ActiveCardEvent.MPC_DKG_START, MpcDkgStartSchema, {
@@ -151,16 +164,13 @@ export class CardWallets {
       // Round 2 of each of the phone's participants, then round 3 (the library re-checks all).
       const round1Of = (index: number): DKG_Round1 =>
         index === Participant.card ? cardPackage : mine.find((p) => p.index === index)!.round1.public;
-      const everyone = [
-        Participant.phone,
-        Participant.card,
-        ...(options.recovery ? [Participant.recovery] : []),
-      ];
+      const everyone = [Participant.phone, Participant.card, ...(recovery ? [Participant.recovery] : [])];
       const round2 = mine.map((p) =>
         frostCall("INVALID_DKG_PACKAGE", `DKG package of ${participantName(Participant.card)}`, () =>
           suite.frost.DKG.round2(p.round1.secret, everyone.filter((i) => i !== p.index).map(round1Of)),
         ),
       );
+      for (const shares of round2) secrets.push(...Object.values(shares).map((s) => s.signingShare));
       const keys = mine.map((p, i) =>
         frostCall("DKG_FAILED", `DKG round 3 of ${participantName(p.index)}`, () =>
           suite.frost.DKG.round3(
@@ -179,6 +189,7 @@ export class CardWallets {
           ),
         ),
       );
+      secrets.push(...keys.map((key) => key.secret.signingShare));
       const phoneKey = keys[0]!;
       const wallet = walletPublicFrom(suite, { walletId, label }, phoneKey.public);
       const transcriptHash = dkgTranscriptHash(this.#crypto, {
@@ -216,11 +227,11 @@ export class CardWallets {
       }
 
       let recoveryKit: Uint8Array | undefined;
-      if (options.recovery) {
+      if (recovery) {
         recoveryKit = await exportRecovery(
           this.#crypto,
           { wallet, signingShare: keys[1]!.secret.signingShare },
-          options.recovery,
+          recovery,
         );
       }
       await this.#keystore.put({
@@ -230,15 +241,15 @@ export class CardWallets {
         signingShare: phoneKey.secret.signingShare,
         createdAt: this.#clock.now(),
       });
-      for (const key of keys) wipe(key.secret.signingShare);
       return recoveryKit ? { wallet, recoveryKit } : { wallet };
     } finally {
       for (const p of mine) suite.frost.DKG.clean(p.round1.secret);
+      wipe(...secrets);
     }
   }
 
   /**
-   * Co-signs `payload` with the card using the phone's share of `walletId` (docs §4.9.4) and
+   * Co-signs `payload` with the card using the phone's share of `walletId` (docs §4.11.4) and
    * returns the verified signature (the ciphersuite's Schnorr signature, R ‖ z).
    */
   async sign(walletId: Uint8Array, payload: SignPayload): Promise<Uint8Array> {
@@ -256,22 +267,48 @@ export class CardWallets {
 
   /**
    * Lost phone: co-signs with the card using the recovery share of a 2-of-3 wallet, from a
-   * phone paired with the card for the wallet's user (docs §4.9.5). Then create a fresh
+   * phone paired with the card for the wallet's user (docs §4.11.5). Then create a fresh
    * wallet and move to it.
    */
   recover(share: RecoveryShare, payload: SignPayload): Promise<Uint8Array> {
     return this.#coSign(share.wallet, Participant.recovery, share.signingShare, payload);
   }
 
-  async #coSign(
+  #coSign(
     wallet: WalletPublic,
     participant: number,
     signingShare: Uint8Array,
     payload: SignPayload,
   ): Promise<Uint8Array> {
+    const wire = checkOption(() => payloadToWire(payload));
+    return this.#exchange((channel) => this.#signRounds(channel, wallet, participant, signingShare, wire));
+  }
+
+  /**
+   * Runs one exchange on the session: one at a time (two would interleave their messages), and
+   * any failure ends the session, as it does on the card (§4.8).
+   */
+  #exchange<T>(run: (channel: CardChannel) => Promise<T>): Promise<T> {
+    const result = this.#queue.then(async () => {
+      try {
+        return await run(this.#session.liveChannel());
+      } catch (error) {
+        this.#session.destroy();
+        throw error;
+      }
+    });
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  async #signRounds(
+    channel: CardChannel,
+    wallet: WalletPublic,
+    participant: number,
+    signingShare: Uint8Array,
+    wire: { kind: MpcPayloadKind; payload: Uint8Array },
+  ): Promise<Uint8Array> {
     const suite = ciphersuiteByName(wallet.ciphersuite);
-    const wire = payloadToWire(payload);
-    const channel = this.#session.liveChannel();
     const signId = this.#crypto.randomBytes(MPC_ID_LENGTH);
     await channel.send(ActiveCardEvent.MPC_SIGN_REQUEST, MpcSignRequestSchema, {
       walletId: wallet.walletId,
@@ -331,7 +368,7 @@ export class CardWallets {
 
 /**
  * Lost card: signs `payload` on the phone alone with its own share and the recovery share of
- * a 2-of-3 wallet (both FROST participants run here; docs §4.9.5). No card is involved.
+ * a 2-of-3 wallet (both FROST participants run here; docs §4.11.5). No card is involved.
  */
 export async function signWithoutCard(
   keystore: WalletKeystore,
@@ -345,7 +382,7 @@ export async function signWithoutCard(
       throw new MpcError("RECOVERY_KIT_MALFORMED", "the kit's group key is not the stored wallet's");
     }
     const suite = ciphersuiteByName(recovery.wallet.ciphersuite);
-    const wire = payloadToWire(payload);
+    const wire = checkOption(() => payloadToWire(payload));
     const pub = frostPublicOf(share.wallet);
     const signers = [
       { identifier: identifierOf(suite, share.participant), signingShare: share.signingShare },
@@ -364,6 +401,16 @@ export async function signWithoutCard(
     return aggregateVerified(suite, pub, commitments, wire.payload, shares, share.wallet.groupPublicKey);
   } finally {
     wipe(share.signingShare);
+  }
+}
+
+/** A caller's option that fails a wire check is the caller's mistake: BAD_OPTIONS. */
+function checkOption<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (cause) {
+    if (!(cause instanceof CardProtocolError)) throw cause;
+    throw new MpcError("BAD_OPTIONS", cause.message, { cause });
   }
 }
 

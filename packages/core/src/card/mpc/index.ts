@@ -1,4 +1,4 @@
-// MPC over the Active Card session (docs/protocol.md §4.9): FROST (RFC 9591) wallets that the
+// MPC over the Active Card session (docs/protocol.md §4.11): FROST (RFC 9591) wallets that the
 // phone and the card hold jointly.
 export * from "./card-wallets.ts";
 export * from "./ciphersuite.ts";

@@ -1,11 +1,12 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { concatBytes, utf8, wipe } from "../../bytes.ts";
+import { concatBytes, constantTimeEqual, utf8, wipe } from "../../bytes.ts";
 import type { Crypto, ScryptParams } from "../../crypto/crypto.ts";
 import { decodePoint } from "../../crypto/p256.ts";
 import { checkScryptParams, DEFAULT_SCRYPT_PARAMS, SALT_LENGTH } from "../../crypto/password.ts";
 import { DecryptionError } from "../../errors.ts";
 import {
-  type MpcRecoveryKit,
+  type MpcRecoveryKitHeader,
+  MpcRecoveryKitHeaderSchema,
   MpcRecoveryKitSchema,
   MpcRecoveryScryptSchema,
 } from "../gen/pairkit/activecard/v1/active_card_pb.ts";
@@ -53,10 +54,10 @@ export function checkRecoveryProtection(protection: RecoveryProtection): void {
 }
 
 /**
- * Seals the recovery share of a 2-of-3 wallet into a recovery kit (docs §4.9.7): an
- * `MpcRecoveryKit` protobuf whose share is AES-256-GCM encrypted under a key from scrypt
- * (passphrase) or from ECDH with the recovery public key; everything else in the kit is the
- * AAD, so no field can be swapped. The kit holds no other secret.
+ * Seals the recovery share of a 2-of-3 wallet into a recovery kit (docs §4.11.7): an
+ * `MpcRecoveryKit` whose share is AES-256-GCM encrypted under a key from scrypt (passphrase)
+ * or from ECDH with the recovery public key, with the serialized header (wallet, protection,
+ * nonce) as AAD, so no field can be swapped. The kit holds no other secret.
  */
 export async function exportRecovery(
   crypto: Crypto,
@@ -65,7 +66,7 @@ export async function exportRecovery(
 ): Promise<Uint8Array> {
   checkRecoveryProtection(protection);
   const { wallet } = share;
-  const kit = create(MpcRecoveryKitSchema, {
+  const header = create(MpcRecoveryKitHeaderSchema, {
     version: KIT_VERSION,
     walletId: wallet.walletId,
     ciphersuite: ciphersuiteByName(wallet.ciphersuite).id,
@@ -79,27 +80,28 @@ export async function exportRecovery(
   if ("passphrase" in protection) {
     const params = protection.scrypt ?? DEFAULT_SCRYPT_PARAMS;
     const salt = crypto.randomBytes(SALT_LENGTH);
-    kit.protection = {
+    header.protection = {
       case: "scrypt",
       value: create(MpcRecoveryScryptSchema, { salt, log2N: Math.log2(params.N), r: params.r, p: params.p }),
     };
     key = await crypto.scrypt(utf8(protection.passphrase), salt, params, 32);
   } else {
     const ephemeral = crypto.generateKeyPair();
-    kit.protection = { case: "recoveryPublicKey", value: protection.recoveryPublicKey.slice() };
-    kit.ephemeralPublicKey = ephemeral.publicKey;
+    header.protection = { case: "recoveryPublicKey", value: protection.recoveryPublicKey.slice() };
+    header.ephemeralPublicKey = ephemeral.publicKey;
     key = eciesKey(crypto, ephemeral.privateKey, protection.recoveryPublicKey, {
       ephemeralPublicKey: ephemeral.publicKey,
       recoveryPublicKey: protection.recoveryPublicKey,
     });
     wipe(ephemeral.privateKey);
   }
+  const headerBytes = toBinary(MpcRecoveryKitHeaderSchema, header);
   try {
-    kit.sealedShare = crypto.aesGcmEncrypt(key, kit.nonce, share.signingShare, kitAad(kit));
+    const sealedShare = crypto.aesGcmEncrypt(key, header.nonce, share.signingShare, headerBytes);
+    return toBinary(MpcRecoveryKitSchema, create(MpcRecoveryKitSchema, { header: headerBytes, sealedShare }));
   } finally {
     wipe(key);
   }
-  return toBinary(MpcRecoveryKitSchema, kit);
 }
 
 /**
@@ -112,25 +114,30 @@ export async function openRecoveryKit(
   bytes: Uint8Array,
   secret: RecoverySecret,
 ): Promise<RecoveryShare> {
-  const kit = parseKit(bytes);
-  const wallet = walletOfKit(kit);
+  const { header, headerBytes, sealedShare } = parseKit(bytes);
+  const wallet = walletOfKit(header);
   let key: Uint8Array;
-  if (kit.protection.case === "scrypt" && "passphrase" in secret) {
-    const { salt, log2N, r, p } = kit.protection.value;
+  if (header.protection.case === "scrypt" && "passphrase" in secret) {
+    const { salt, log2N, r, p } = header.protection.value;
     if (salt.length !== SALT_LENGTH || log2N < 1 || log2N > 30) malformedKit("scrypt parameters");
-    const params = checkScryptParams({ N: 2 ** log2N, r, p });
+    let params: ScryptParams;
+    try {
+      params = checkScryptParams({ N: 2 ** log2N, r, p });
+    } catch (cause) {
+      throw new MpcError("RECOVERY_KIT_MALFORMED", "recovery kit: scrypt parameters out of range", { cause });
+    }
     key = await crypto.scrypt(utf8(secret.passphrase), salt, params, 32);
-  } else if (kit.protection.case === "recoveryPublicKey" && "recoveryPrivateKey" in secret) {
-    key = eciesKey(crypto, secret.recoveryPrivateKey, kit.ephemeralPublicKey, {
-      ephemeralPublicKey: kit.ephemeralPublicKey,
-      recoveryPublicKey: kit.protection.value,
+  } else if (header.protection.case === "recoveryPublicKey" && "recoveryPrivateKey" in secret) {
+    key = eciesKey(crypto, secret.recoveryPrivateKey, header.ephemeralPublicKey, {
+      ephemeralPublicKey: header.ephemeralPublicKey,
+      recoveryPublicKey: header.protection.value,
     });
   } else {
     throw new MpcError("RECOVERY_KIT_LOCKED", "the kit is sealed the other way (passphrase vs recovery key)");
   }
   let signingShare: Uint8Array;
   try {
-    signingShare = crypto.aesGcmDecrypt(key, kit.nonce, kit.sealedShare, kitAad(kit));
+    signingShare = crypto.aesGcmDecrypt(key, header.nonce, sealedShare, headerBytes);
   } catch (cause) {
     if (!(cause instanceof DecryptionError)) throw cause;
     throw new MpcError("RECOVERY_KIT_LOCKED", "wrong passphrase or recovery key, or the kit was altered", {
@@ -153,19 +160,28 @@ function malformedKit(why: string): never {
   throw new MpcError("RECOVERY_KIT_MALFORMED", `recovery kit: ${why}`);
 }
 
-function parseKit(bytes: Uint8Array): MpcRecoveryKit {
-  let kit: MpcRecoveryKit;
+function parseKit(bytes: Uint8Array): {
+  header: MpcRecoveryKitHeader;
+  headerBytes: Uint8Array;
+  sealedShare: Uint8Array;
+} {
   try {
-    kit = fromBinary(MpcRecoveryKitSchema, bytes, { readUnknownFields: false });
+    const kit = fromBinary(MpcRecoveryKitSchema, bytes, { readUnknownFields: false });
+    // One encoding per kit: protobuf-es accepts some non-canonical framing (a tag's wire type),
+    // which would let a changed kit open to the same share.
+    if (!constantTimeEqual(toBinary(MpcRecoveryKitSchema, kit), bytes))
+      malformedKit("not canonically encoded");
+    const header = fromBinary(MpcRecoveryKitHeaderSchema, kit.header, { readUnknownFields: false });
+    if (header.version !== KIT_VERSION) malformedKit(`version ${header.version}`);
+    if (header.nonce.length !== NONCE_LENGTH) malformedKit("nonce length");
+    return { header, headerBytes: kit.header, sealedShare: kit.sealedShare };
   } catch (cause) {
+    if (cause instanceof MpcError) throw cause;
     throw new MpcError("RECOVERY_KIT_MALFORMED", "recovery kit is not valid protobuf", { cause });
   }
-  if (kit.version !== KIT_VERSION) malformedKit(`version ${kit.version}`);
-  if (kit.nonce.length !== NONCE_LENGTH) malformedKit("nonce length");
-  return kit;
 }
 
-function walletOfKit(kit: MpcRecoveryKit): WalletPublic {
+function walletOfKit(kit: MpcRecoveryKitHeader): WalletPublic {
   let suite: ReturnType<typeof ciphersuiteById>;
   try {
     suite = ciphersuiteById(kit.ciphersuite);
@@ -191,11 +207,6 @@ function walletOfKit(kit: MpcRecoveryKit): WalletPublic {
     commitment: kit.commitment,
     verifyingShares: kit.verifyingShares,
   };
-}
-
-/** The kit with its sealed share removed: the AAD of the share's encryption. */
-function kitAad(kit: MpcRecoveryKit): Uint8Array {
-  return toBinary(MpcRecoveryKitSchema, { ...kit, sealedShare: new Uint8Array(0) });
 }
 
 /**

@@ -20,7 +20,7 @@ export interface DkgTranscript {
 }
 
 /**
- * The DKG transcript hash both sides exchange before either keeps a share (docs §4.9.3):
+ * The DKG transcript hash both sides exchange before either keeps a share (docs §4.11.3):
  * SHA-256 over the session id, both identity keys, the wallet parameters, every round-1
  * package and the group key. Equal hashes prove both sides finished the same DKG in this
  * session between these two identities; a transcript from another session cannot match.

@@ -17,7 +17,7 @@ import {
   type SignPayload,
 } from "./wallet.ts";
 
-/** Field checks both sides apply to MPC messages (docs §4.9.6); each failure is MALFORMED_MESSAGE. */
+/** Field checks both sides apply to MPC messages (docs §4.11.6); each failure is MALFORMED_MESSAGE. */
 
 function malformed(why: string): CardProtocolError {
   return new CardProtocolError("MALFORMED_MESSAGE", "mpc", why);

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pairkit/activecard/v1/active_card.proto.
  */
 export const file_pairkit_activecard_v1_active_card: GenFile = /*@__PURE__*/
-  fileDesc("CidwYWlya2l0L2FjdGl2ZWNhcmQvdjEvYWN0aXZlX2NhcmQucHJvdG8SFXBhaXJraXQuYWN0aXZlY2FyZC52MSLXAQoXVHJhbnNwb3J0TWVzc2FnZVdyYXBwZXISFAoMbWVzc2FnZV90eXBlGAEgASgNEhQKDG1lc3NhZ2Vfc2l6ZRgCIAEoDRISCgpzZXNzaW9uX2lkGAMgASgMEhoKEnNlc3Npb25fc3RhcnRfdGltZRgEIAEoBBIQCghjb250ZW50cxgFIAEoDBIOCgZpdl9sZW4YBiABKA0SDwoHdGFnX2xlbhgHIAEoDRIKCgJpdhgIIAEoDBILCgN0YWcYCSABKAwSFAoMaXNfZW5jcnlwdGVkGAogASgIIh4KDU5vbmNlUmVzcG9uc2USDQoFbm9uY2UYASABKAwiNgoLU2lnbmVkTm9uY2USEQoJc2lnbmF0dXJlGAEgASgMEhQKDHNpZ25lcl9ub25jZRgCIAEoDCI8ChtTaWduYXR1cmVWZXJpZmljYXRpb25SZXN1bHQSDQoFdmFsaWQYASABKAgSDgoGcmVhc29uGAIgASgJIkYKEUlkZW50aXR5UHVibGljS2V5Eg4KBnB1YmtleRgBIAEoDBIOCgZzb3VyY2UYAiABKAkSEQoJcmVjb25uZWN0GAMgASgIIkIKDUVDREhQdWJsaWNLZXkSDgoGcHVia2V5GAEgASgMEg4KBnNvdXJjZRgCIAEoCRIRCglzaWduYXR1cmUYAyABKAwiMgoPRUNESEV4Y2hhbmdlQWNrEg8KB3N1Y2Nlc3MYASABKAgSDgoGcmVhc29uGAIgASgJIikKDFVzZXJJZGVudGl0eRIZChFlbmNyeXB0ZWRfdXNlcl9pZBgBIAEoDCIoChNQYWlyaW5nQ29uZmlybWF0aW9uEhEKCWNvbmZpcm1lZBgBIAEoCCIbCglGb3JnZXRBY2sSDgoGZXJhc2VkGAEgASgIIlQKDU1wY0RrZ1BhY2thZ2USEwoLcGFydGljaXBhbnQYASABKA0SEgoKY29tbWl0bWVudBgCIAMoDBIaChJwcm9vZl9vZl9rbm93bGVkZ2UYAyABKAwiRgoLTXBjRGtnU2hhcmUSDgoGc2VuZGVyGAEgASgNEhAKCHJlY2VpdmVyGAIgASgNEhUKDXNpZ25pbmdfc2hhcmUYAyABKAwizQEKC01wY0RrZ1N0YXJ0EhEKCXdhbGxldF9pZBgBIAEoDBI6CgtjaXBoZXJzdWl0ZRgCIAEoDjIlLnBhaXJraXQuYWN0aXZlY2FyZC52MS5NcGNDaXBoZXJzdWl0ZRITCgttaW5fc2lnbmVycxgDIAEoDRITCgttYXhfc2lnbmVycxgEIAEoDRI2CghwYWNrYWdlcxgFIAMoCzIkLnBhaXJraXQuYWN0aXZlY2FyZC52MS5NcGNEa2dQYWNrYWdlEg0KBWxhYmVsGAYgASgJIo8BCg9NcGNEa2dDYXJkUm91bmQSEQoJd2FsbGV0X2lkGAEgASgMEjUKB3BhY2thZ2UYAiABKAsyJC5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjRGtnUGFja2FnZRIyCgZzaGFyZXMYAyADKAsyIi5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjRGtnU2hhcmUibgoMTXBjRGtnRmluaXNoEhEKCXdhbGxldF9pZBgBIAEoDBIyCgZzaGFyZXMYAiADKAsyIi5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjRGtnU2hhcmUSFwoPdHJhbnNjcmlwdF9oYXNoGAMgASgMIlQKDE1wY0RrZ1Jlc3VsdBIRCgl3YWxsZXRfaWQYASABKAwSGAoQZ3JvdXBfcHVibGljX2tleRgCIAEoDBIXCg90cmFuc2NyaXB0X2hhc2gYAyABKAwijwEKDk1wY1NpZ25SZXF1ZXN0EhEKCXdhbGxldF9pZBgBIAEoDBIPCgdzaWduX2lkGAIgASgMEhMKC3BhcnRpY2lwYW50GAMgASgNEjMKBGtpbmQYBCABKA4yJS5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjUGF5bG9hZEtpbmQSDwoHcGF5bG9hZBgFIAEoDCJFChFNcGNTaWduQ29tbWl0bWVudBIPCgdzaWduX2lkGAEgASgMEg4KBmhpZGluZxgCIAEoDBIPCgdiaW5kaW5nGAMgASgMIlcKDk1wY1NpZ25QYWNrYWdlEg8KB3NpZ25faWQYASABKAwSEwoLcGFydGljaXBhbnQYAiABKA0SDgoGaGlkaW5nGAMgASgMEg8KB2JpbmRpbmcYBCABKAwiOAoMTXBjU2lnblNoYXJlEg8KB3NpZ25faWQYASABKAwSFwoPc2lnbmF0dXJlX3NoYXJlGAIgASgMIhwKCk1wY1JlZnVzZWQSDgoGcmVhc29uGAEgASgJIvMCCg5NcGNSZWNvdmVyeUtpdBIPCgd2ZXJzaW9uGAEgASgNEhEKCXdhbGxldF9pZBgCIAEoDBI6CgtjaXBoZXJzdWl0ZRgDIAEoDjIlLnBhaXJraXQuYWN0aXZlY2FyZC52MS5NcGNDaXBoZXJzdWl0ZRIYChBncm91cF9wdWJsaWNfa2V5GAQgASgMEhgKEHZlcmlmeWluZ19zaGFyZXMYBSADKAwSEgoKY29tbWl0bWVudBgGIAMoDBINCgVsYWJlbBgHIAEoCRI6CgZzY3J5cHQYCCABKAsyKC5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjUmVjb3ZlcnlTY3J5cHRIABIdChNyZWNvdmVyeV9wdWJsaWNfa2V5GAkgASgMSAASHAoUZXBoZW1lcmFsX3B1YmxpY19rZXkYCiABKAwSDQoFbm9uY2UYCyABKAwSFAoMc2VhbGVkX3NoYXJlGAwgASgMQgwKCnByb3RlY3Rpb24iRwoRTXBjUmVjb3ZlcnlTY3J5cHQSDAoEc2FsdBgBIAEoDBIOCgZsb2cyX24YAiABKA0SCQoBchgDIAEoDRIJCgFwGAQgASgNKvEDCg9BY3RpdmVDYXJkRXZlbnQSIQodQUNUSVZFX0NBUkRfRVZFTlRfVU5TUEVDSUZJRUQQABIRCg1OT05DRV9SRVFVRVNUEAESEgoOTk9OQ0VfUkVTUE9OU0UQAhIQCgxTSUdORURfTk9OQ0UQAxIhCh1TSUdOQVRVUkVfVkVSSUZJQ0FUSU9OX1JFU1VMVBAEEhwKGFNFTkRfSURFTlRJVFlfUFVCTElDX0tFWRAFEhgKFFNFTkRfRUNESF9QVUJMSUNfS0VZEAYSFQoRRUNESF9FWENIQU5HRV9BQ0sQBxIWChJTRU5EX1VTRVJfSURFTlRJVFkQCBIYChRQQUlSSU5HX0NPTkZJUk1BVElPThAJEhEKDUZPUkdFVF9ERVZJQ0UQChIOCgpGT1JHRVRfQUNLEAsSEQoNTVBDX0RLR19TVEFSVBAMEhYKEk1QQ19ES0dfQ0FSRF9ST1VORBANEhIKDk1QQ19ES0dfRklOSVNIEA4SEgoOTVBDX0RLR19SRVNVTFQQDxIUChBNUENfU0lHTl9SRVFVRVNUEBASFwoTTVBDX1NJR05fQ09NTUlUTUVOVBAREhQKEE1QQ19TSUdOX1BBQ0tBR0UQEhISCg5NUENfU0lHTl9TSEFSRRATEg8KC01QQ19SRUZVU0VEEBQqfwoOTXBjQ2lwaGVyc3VpdGUSHwobTVBDX0NJUEhFUlNVSVRFX1VOU1BFQ0lGSUVEEAASFQoRRlJPU1RfUDI1Nl9TSEEyNTYQARIbChdGUk9TVF9TRUNQMjU2SzFfVEFQUk9PVBACEhgKFEZST1NUX0VEMjU1MTlfU0hBNTEyEAMqSwoOTXBjUGF5bG9hZEtpbmQSIAocTVBDX1BBWUxPQURfS0lORF9VTlNQRUNJRklFRBAAEgoKBkRJR0VTVBABEgsKB01FU1NBR0UQAmIGcHJvdG8z");
+  fileDesc("CidwYWlya2l0L2FjdGl2ZWNhcmQvdjEvYWN0aXZlX2NhcmQucHJvdG8SFXBhaXJraXQuYWN0aXZlY2FyZC52MSLXAQoXVHJhbnNwb3J0TWVzc2FnZVdyYXBwZXISFAoMbWVzc2FnZV90eXBlGAEgASgNEhQKDG1lc3NhZ2Vfc2l6ZRgCIAEoDRISCgpzZXNzaW9uX2lkGAMgASgMEhoKEnNlc3Npb25fc3RhcnRfdGltZRgEIAEoBBIQCghjb250ZW50cxgFIAEoDBIOCgZpdl9sZW4YBiABKA0SDwoHdGFnX2xlbhgHIAEoDRIKCgJpdhgIIAEoDBILCgN0YWcYCSABKAwSFAoMaXNfZW5jcnlwdGVkGAogASgIIh4KDU5vbmNlUmVzcG9uc2USDQoFbm9uY2UYASABKAwiNgoLU2lnbmVkTm9uY2USEQoJc2lnbmF0dXJlGAEgASgMEhQKDHNpZ25lcl9ub25jZRgCIAEoDCI8ChtTaWduYXR1cmVWZXJpZmljYXRpb25SZXN1bHQSDQoFdmFsaWQYASABKAgSDgoGcmVhc29uGAIgASgJIkYKEUlkZW50aXR5UHVibGljS2V5Eg4KBnB1YmtleRgBIAEoDBIOCgZzb3VyY2UYAiABKAkSEQoJcmVjb25uZWN0GAMgASgIIkIKDUVDREhQdWJsaWNLZXkSDgoGcHVia2V5GAEgASgMEg4KBnNvdXJjZRgCIAEoCRIRCglzaWduYXR1cmUYAyABKAwiMgoPRUNESEV4Y2hhbmdlQWNrEg8KB3N1Y2Nlc3MYASABKAgSDgoGcmVhc29uGAIgASgJIikKDFVzZXJJZGVudGl0eRIZChFlbmNyeXB0ZWRfdXNlcl9pZBgBIAEoDCIoChNQYWlyaW5nQ29uZmlybWF0aW9uEhEKCWNvbmZpcm1lZBgBIAEoCCIbCglGb3JnZXRBY2sSDgoGZXJhc2VkGAEgASgIIlQKDU1wY0RrZ1BhY2thZ2USEwoLcGFydGljaXBhbnQYASABKA0SEgoKY29tbWl0bWVudBgCIAMoDBIaChJwcm9vZl9vZl9rbm93bGVkZ2UYAyABKAwiRgoLTXBjRGtnU2hhcmUSDgoGc2VuZGVyGAEgASgNEhAKCHJlY2VpdmVyGAIgASgNEhUKDXNpZ25pbmdfc2hhcmUYAyABKAwizQEKC01wY0RrZ1N0YXJ0EhEKCXdhbGxldF9pZBgBIAEoDBI6CgtjaXBoZXJzdWl0ZRgCIAEoDjIlLnBhaXJraXQuYWN0aXZlY2FyZC52MS5NcGNDaXBoZXJzdWl0ZRITCgttaW5fc2lnbmVycxgDIAEoDRITCgttYXhfc2lnbmVycxgEIAEoDRI2CghwYWNrYWdlcxgFIAMoCzIkLnBhaXJraXQuYWN0aXZlY2FyZC52MS5NcGNEa2dQYWNrYWdlEg0KBWxhYmVsGAYgASgJIo8BCg9NcGNEa2dDYXJkUm91bmQSEQoJd2FsbGV0X2lkGAEgASgMEjUKB3BhY2thZ2UYAiABKAsyJC5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjRGtnUGFja2FnZRIyCgZzaGFyZXMYAyADKAsyIi5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjRGtnU2hhcmUibgoMTXBjRGtnRmluaXNoEhEKCXdhbGxldF9pZBgBIAEoDBIyCgZzaGFyZXMYAiADKAsyIi5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjRGtnU2hhcmUSFwoPdHJhbnNjcmlwdF9oYXNoGAMgASgMIlQKDE1wY0RrZ1Jlc3VsdBIRCgl3YWxsZXRfaWQYASABKAwSGAoQZ3JvdXBfcHVibGljX2tleRgCIAEoDBIXCg90cmFuc2NyaXB0X2hhc2gYAyABKAwijwEKDk1wY1NpZ25SZXF1ZXN0EhEKCXdhbGxldF9pZBgBIAEoDBIPCgdzaWduX2lkGAIgASgMEhMKC3BhcnRpY2lwYW50GAMgASgNEjMKBGtpbmQYBCABKA4yJS5wYWlya2l0LmFjdGl2ZWNhcmQudjEuTXBjUGF5bG9hZEtpbmQSDwoHcGF5bG9hZBgFIAEoDCJFChFNcGNTaWduQ29tbWl0bWVudBIPCgdzaWduX2lkGAEgASgMEg4KBmhpZGluZxgCIAEoDBIPCgdiaW5kaW5nGAMgASgMIlcKDk1wY1NpZ25QYWNrYWdlEg8KB3NpZ25faWQYASABKAwSEwoLcGFydGljaXBhbnQYAiABKA0SDgoGaGlkaW5nGAMgASgMEg8KB2JpbmRpbmcYBCABKAwiOAoMTXBjU2lnblNoYXJlEg8KB3NpZ25faWQYASABKAwSFwoPc2lnbmF0dXJlX3NoYXJlGAIgASgMIhwKCk1wY1JlZnVzZWQSDgoGcmVhc29uGAEgASgJIjYKDk1wY1JlY292ZXJ5S2l0Eg4KBmhlYWRlchgBIAEoDBIUCgxzZWFsZWRfc2hhcmUYAiABKAwi4wIKFE1wY1JlY292ZXJ5S2l0SGVhZGVyEg8KB3ZlcnNpb24YASABKA0SEQoJd2FsbGV0X2lkGAIgASgMEjoKC2NpcGhlcnN1aXRlGAMgASgOMiUucGFpcmtpdC5hY3RpdmVjYXJkLnYxLk1wY0NpcGhlcnN1aXRlEhgKEGdyb3VwX3B1YmxpY19rZXkYBCABKAwSGAoQdmVyaWZ5aW5nX3NoYXJlcxgFIAMoDBISCgpjb21taXRtZW50GAYgAygMEg0KBWxhYmVsGAcgASgJEjoKBnNjcnlwdBgIIAEoCzIoLnBhaXJraXQuYWN0aXZlY2FyZC52MS5NcGNSZWNvdmVyeVNjcnlwdEgAEh0KE3JlY292ZXJ5X3B1YmxpY19rZXkYCSABKAxIABIcChRlcGhlbWVyYWxfcHVibGljX2tleRgKIAEoDBINCgVub25jZRgLIAEoDEIMCgpwcm90ZWN0aW9uIkcKEU1wY1JlY292ZXJ5U2NyeXB0EgwKBHNhbHQYASABKAwSDgoGbG9nMl9uGAIgASgNEgkKAXIYAyABKA0SCQoBcBgEIAEoDSrxAwoPQWN0aXZlQ2FyZEV2ZW50EiEKHUFDVElWRV9DQVJEX0VWRU5UX1VOU1BFQ0lGSUVEEAASEQoNTk9OQ0VfUkVRVUVTVBABEhIKDk5PTkNFX1JFU1BPTlNFEAISEAoMU0lHTkVEX05PTkNFEAMSIQodU0lHTkFUVVJFX1ZFUklGSUNBVElPTl9SRVNVTFQQBBIcChhTRU5EX0lERU5USVRZX1BVQkxJQ19LRVkQBRIYChRTRU5EX0VDREhfUFVCTElDX0tFWRAGEhUKEUVDREhfRVhDSEFOR0VfQUNLEAcSFgoSU0VORF9VU0VSX0lERU5USVRZEAgSGAoUUEFJUklOR19DT05GSVJNQVRJT04QCRIRCg1GT1JHRVRfREVWSUNFEAoSDgoKRk9SR0VUX0FDSxALEhEKDU1QQ19ES0dfU1RBUlQQDBIWChJNUENfREtHX0NBUkRfUk9VTkQQDRISCg5NUENfREtHX0ZJTklTSBAOEhIKDk1QQ19ES0dfUkVTVUxUEA8SFAoQTVBDX1NJR05fUkVRVUVTVBAQEhcKE01QQ19TSUdOX0NPTU1JVE1FTlQQERIUChBNUENfU0lHTl9QQUNLQUdFEBISEgoOTVBDX1NJR05fU0hBUkUQExIPCgtNUENfUkVGVVNFRBAUKn8KDk1wY0NpcGhlcnN1aXRlEh8KG01QQ19DSVBIRVJTVUlURV9VTlNQRUNJRklFRBAAEhUKEUZST1NUX1AyNTZfU0hBMjU2EAESGwoXRlJPU1RfU0VDUDI1NksxX1RBUFJPT1QQAhIYChRGUk9TVF9FRDI1NTE5X1NIQTUxMhADKksKDk1wY1BheWxvYWRLaW5kEiAKHE1QQ19QQVlMT0FEX0tJTkRfVU5TUEVDSUZJRUQQABIKCgZESUdFU1QQARILCgdNRVNTQUdFEAJiBnByb3RvMw");
 
 /**
  * @generated from message pairkit.activecard.v1.TransportMessageWrapper
@@ -470,7 +470,7 @@ export type MpcDkgFinish = Message<"pairkit.activecard.v1.MpcDkgFinish"> & {
   shares: MpcDkgShare[];
 
   /**
-   * docs §4.9.3, 32 bytes
+   * docs §4.11.3, 32 bytes
    *
    * @generated from field: bytes transcript_hash = 3;
    */
@@ -648,7 +648,7 @@ export const MpcSignShareSchema: GenMessage<MpcSignShare> = /*@__PURE__*/
  */
 export type MpcRefused = Message<"pairkit.activecard.v1.MpcRefused"> & {
   /**
-   * a failure code, docs §4.9.6
+   * a failure code, docs §4.11.6
    *
    * @generated from field: string reason = 1;
    */
@@ -663,11 +663,38 @@ export const MpcRefusedSchema: GenMessage<MpcRefused> = /*@__PURE__*/
   messageDesc(file_pairkit_activecard_v1_active_card, 20);
 
 /**
- * The 2-of-3 recovery share as exported by the phone (docs §4.9.7). Not sent to the card.
+ * The 2-of-3 recovery share as exported by the phone (docs §4.11.7). Not sent to the card.
+ * The header is kept as the exact bytes that were authenticated, so no re-encoding can differ.
  *
  * @generated from message pairkit.activecard.v1.MpcRecoveryKit
  */
 export type MpcRecoveryKit = Message<"pairkit.activecard.v1.MpcRecoveryKit"> & {
+  /**
+   * a serialized MpcRecoveryKitHeader: the AES-GCM AAD
+   *
+   * @generated from field: bytes header = 1;
+   */
+  header: Uint8Array;
+
+  /**
+   * AES-256-GCM(share) ‖ tag
+   *
+   * @generated from field: bytes sealed_share = 2;
+   */
+  sealedShare: Uint8Array;
+};
+
+/**
+ * Describes the message pairkit.activecard.v1.MpcRecoveryKit.
+ * Use `create(MpcRecoveryKitSchema)` to create a new message.
+ */
+export const MpcRecoveryKitSchema: GenMessage<MpcRecoveryKit> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 21);
+
+/**
+ * @generated from message pairkit.activecard.v1.MpcRecoveryKitHeader
+ */
+export type MpcRecoveryKitHeader = Message<"pairkit.activecard.v1.MpcRecoveryKitHeader"> & {
   /**
    * 1
    *
@@ -712,7 +739,7 @@ export type MpcRecoveryKit = Message<"pairkit.activecard.v1.MpcRecoveryKit"> & {
   /**
    * How the share is sealed: passphrase (scrypt) or ECIES to a P-256 recovery key.
    *
-   * @generated from oneof pairkit.activecard.v1.MpcRecoveryKit.protection
+   * @generated from oneof pairkit.activecard.v1.MpcRecoveryKitHeader.protection
    */
   protection: {
     /**
@@ -743,21 +770,14 @@ export type MpcRecoveryKit = Message<"pairkit.activecard.v1.MpcRecoveryKit"> & {
    * @generated from field: bytes nonce = 11;
    */
   nonce: Uint8Array;
-
-  /**
-   * AES-256-GCM(share) ‖ tag
-   *
-   * @generated from field: bytes sealed_share = 12;
-   */
-  sealedShare: Uint8Array;
 };
 
 /**
- * Describes the message pairkit.activecard.v1.MpcRecoveryKit.
- * Use `create(MpcRecoveryKitSchema)` to create a new message.
+ * Describes the message pairkit.activecard.v1.MpcRecoveryKitHeader.
+ * Use `create(MpcRecoveryKitHeaderSchema)` to create a new message.
  */
-export const MpcRecoveryKitSchema: GenMessage<MpcRecoveryKit> = /*@__PURE__*/
-  messageDesc(file_pairkit_activecard_v1_active_card, 21);
+export const MpcRecoveryKitHeaderSchema: GenMessage<MpcRecoveryKitHeader> = /*@__PURE__*/
+  messageDesc(file_pairkit_activecard_v1_active_card, 22);
 
 /**
  * @generated from message pairkit.activecard.v1.MpcRecoveryScrypt
@@ -789,7 +809,7 @@ export type MpcRecoveryScrypt = Message<"pairkit.activecard.v1.MpcRecoveryScrypt
  * Use `create(MpcRecoveryScryptSchema)` to create a new message.
  */
 export const MpcRecoveryScryptSchema: GenMessage<MpcRecoveryScrypt> = /*@__PURE__*/
-  messageDesc(file_pairkit_activecard_v1_active_card, 22);
+  messageDesc(file_pairkit_activecard_v1_active_card, 23);
 
 /**
  * The value of TransportMessageWrapper.message_type (seed §0.2). 0 is proto3's mandatory
@@ -859,7 +879,7 @@ export enum ActiveCardEvent {
   FORGET_ACK = 11,
 
   /**
-   * pairkit: MPC over the established session (docs §4.9), all encrypted.
+   * pairkit: MPC over the established session (docs §4.11), all encrypted.
    *
    * phone → card, MpcDkgStart
    *
