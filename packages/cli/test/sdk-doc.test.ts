@@ -23,7 +23,8 @@ beforeAll(async () => {
   });
   vi.stubEnv("PAIRKIT_SERVER_URL", stack.server.url);
   vi.stubEnv("PAIRKIT_RADIO_URL", stack.radio.url);
-});
+  // Starting the whole stack takes tens of seconds on a loaded 2-core machine.
+}, 180_000);
 afterAll(async () => {
   vi.unstubAllEnvs();
   await stack?.close();

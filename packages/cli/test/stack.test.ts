@@ -40,5 +40,5 @@ describe("the stack pairkit serve runs", () => {
     } finally {
       await stack.close();
     }
-  });
+  }, 180_000);
 });

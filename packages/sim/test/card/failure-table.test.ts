@@ -3,10 +3,13 @@ import { fromBinary } from "@bufbuild/protobuf";
 import {
   ActiveCardEvent,
   ActiveCardPhone,
+  CardChannel,
   CardProtocolError,
   CardRefusedError,
+  CardRole,
   type LinkMessage,
   MemoryPairedCardStore,
+  NonceResponseSchema,
   TransportMessageWrapperSchema,
 } from "@pairkit/core";
 import { nodeCrypto } from "@pairkit/core/node";
@@ -157,6 +160,35 @@ describe("docs/protocol.md §4.8: one failure table, both roles", () => {
     expect(sent).toHaveLength(SENT.pair.card.indexOf("13") + 1);
     expect(link.errors.map((e) => [e.code, (e as CardProtocolError).phase])).toEqual([
       ["UNEXPECTED_MESSAGE", "session"],
+    ]);
+  });
+});
+
+describe("docs/protocol.md §4.5: a session holds its connection until it ends", () => {
+  it("a second session's first message on the same connection ends the first, unanswered, and starts nothing", async () => {
+    const card = await openCard();
+    const sent: LinkMessage[] = [];
+    const link = connect(card, {
+      card: (m) => {
+        sent.push(m);
+        return [m];
+      },
+    });
+    await scriptedHandshake(crypto, link.phoneLink, crypto.generateKeyPair());
+    const second = new CardChannel({
+      link: link.phoneLink,
+      crypto,
+      role: CardRole.phone,
+      sessionId: crypto.randomBytes(16),
+      sessionStartTime: 2n,
+      timeoutMs: 1000,
+    });
+    await second.send(ActiveCardEvent.NONCE_RESPONSE, NonceResponseSchema, { nonce: crypto.randomBytes(32) });
+    await link.phoneLink.close();
+    await link.served;
+    expect(sent).toHaveLength(SENT.pair.card.indexOf("13") + 1);
+    expect(link.errors.map((e) => [e.code, (e as CardProtocolError).phase])).toEqual([
+      ["SESSION_MISMATCH", "session"],
     ]);
   });
 });
