@@ -7,7 +7,7 @@ import {
   OWNER_PAIRING_SERVICE,
   pairkitManufacturerData,
 } from "@pairkit/ble";
-import { toHex, vehicleAdvertisementHash } from "@pairkit/core";
+import { openRecoveryKit, toHex, vehicleAdvertisementHash } from "@pairkit/core";
 import { nodeCrypto } from "@pairkit/core/node";
 import { DEMO } from "@pairkit/server";
 import type { Locator, Page } from "playwright-core";
@@ -242,6 +242,39 @@ describe.skipIf(skipBrowserTests)("web console in Chromium", () => {
         PHONE.width,
       );
       await snap(page, "wallet-1-signed-phone");
+    });
+  });
+
+  it("Active Card MPC wallet with a recovery passphrase: 2-of-3, the downloaded kit opens with the passphrase only (desktop)", async () => {
+    await harness.withPage("wallet-recovery", DESKTOP, async (page) => {
+      await page.goto("/");
+      await page.click("#tab-card");
+      const { cards } = (await (await fetch(`${harness.url}/dev/cards`)).json()) as {
+        cards: { name: string; qrPngBase64: string }[];
+      };
+      await page.setInputFiles("#card-qr-file", {
+        name: `${CARD_NAME}.png`,
+        mimeType: "image/png",
+        buffer: Buffer.from(cards[0]!.qrPngBase64, "base64"),
+      });
+      await page.fill("#card-user", CARD_OWNER);
+      await page.click("#card-pair");
+      await shows(page.locator("#card-status"), new RegExp(`Paired with ${CARD_NAME}`));
+      await page.selectOption("#wallet-suite", "ed25519");
+      await page.fill("#wallet-recovery-passphrase", "correct horse battery");
+      await page.click("#wallet-create");
+      await shows(page.locator("#wallet-status"), /Wallet created \(2-of-3\); download its recovery kit/);
+      expect(await page.inputValue("#wallet-recovery-passphrase")).toBe("");
+      const href = (await page.getAttribute("#wallet-recovery-download", "href")) ?? "";
+      const kit = Buffer.from(href.replace(/^data:application\/octet-stream;base64,/, ""), "base64");
+      const publicKey = (await page.locator("#wallet-public-key").textContent()) ?? "";
+      const opened = await openRecoveryKit(nodeCrypto, kit, { passphrase: "correct horse battery" });
+      expect(toHex(opened.wallet.groupPublicKey)).toBe(publicKey);
+      expect(opened.wallet.maxSigners).toBe(3);
+      await expect(
+        openRecoveryKit(nodeCrypto, kit, { passphrase: "wrong horse battery" }),
+      ).rejects.toMatchObject({ code: "RECOVERY_KIT_LOCKED" });
+      await snap(page, "wallet-2-recovery-desktop");
     });
   });
 
