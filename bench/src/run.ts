@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { runBleBench } from "./ble.ts";
 import { runCardBench } from "./card.ts";
 import { runCryptoBench } from "./crypto.ts";
+import { runMpcBench } from "./mpc.ts";
 import { runPairingBench } from "./pairing.ts";
 
 /** `npm run bench [-- --quick] [-- name…]`: runs the benchmarks, prints tables, writes bench/results/<name>.json. */
@@ -13,6 +14,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   ble: () => runBleBench({ quick }),
   pairing: () => runPairingBench({ quick }),
   card: () => runCardBench({ quick }),
+  mpc: () => runMpcBench({ quick }),
 };
 
 const resultsDir = new URL("../results/", import.meta.url);

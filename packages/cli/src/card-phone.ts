@@ -69,7 +69,7 @@ export function runCardForget(o: CardOnlyOptions, env: NodeJS.ProcessEnv, out: N
   });
 }
 
-async function reconnect(
+export async function reconnect(
   phone: ActiveCardPhone,
   central: Central,
   store: FilePairedCardStore,
@@ -86,7 +86,7 @@ async function reconnect(
  * Opens the store and the radio, runs `action`, and turns the protocol's typed failures into one
  * line and exit 1 (docs/cli.md); the radio closes either way.
  */
-async function withPhone(
+export async function withPhone(
   o: CardPhoneOptions,
   env: NodeJS.ProcessEnv,
   out: NodeJS.WritableStream,

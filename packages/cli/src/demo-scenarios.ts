@@ -1,12 +1,19 @@
 import { type Central, connectToCard, FrameTraceRecorder } from "@pairkit/ble";
 import {
   ActiveCardPhone,
+  CardProtocolError,
   CardRefusedError,
+  CardWallets,
+  chainPublicKey,
+  chainPublicKeyFormat,
   MemoryPairedCardStore,
   parseQrPayload,
   type SecureElement,
+  SoftwareWalletKeystore,
   toHex,
   utf8,
+  verifyChainSignature,
+  type WalletPublic,
 } from "@pairkit/core";
 import { nodeCrypto, readQrFromPng } from "@pairkit/core/node";
 import { DEMO } from "@pairkit/server";
@@ -26,6 +33,8 @@ export interface Scenario {
   readonly title: string;
   readonly phases: readonly Phase[];
   readonly recorder: FrameTraceRecorder;
+  /** Public values the scenario produced, for anyone to check on their own (`--json`). */
+  readonly evidence?: Record<string, string>;
 }
 
 /** A step's expectation did not hold: the scenario fails with this one line. */
@@ -36,6 +45,8 @@ const ALICE = DEMO.users.alice;
 const APP_VEHICLE = "VH-DEMO-1";
 const PORTAL_VEHICLE = "VH-DEMO-3";
 const POLL_MS = 50;
+/** What the MPC wallet scenario signs; `--json` records it with the key and the signature. */
+const WALLET_MESSAGE = "pairkit demo: pay 1 sat to carol";
 /** How long the demo waits for an e-mail or a vehicle's acknowledgement. */
 const WAIT_MS = 10_000;
 
@@ -75,9 +86,14 @@ export function demoScenarios(deps: {
       secureElement: deps.secureElement,
       deviceId: utf8("pairkit-demo-phone"),
     });
-  const scenario = (name: string, title: string, phases: (recorder: FrameTraceRecorder) => Phase[]) => {
+  const scenario = (
+    name: string,
+    title: string,
+    phases: (recorder: FrameTraceRecorder, evidence: Record<string, string>) => Phase[],
+  ): Scenario => {
     const recorder = new FrameTraceRecorder({ label: name });
-    return { name, title, recorder, phases: phases(recorder) };
+    const evidence: Record<string, string> = {};
+    return { name, title, recorder, phases: phases(recorder, evidence), evidence };
   };
 
   const pairPhase = (
@@ -284,6 +300,118 @@ export function demoScenarios(deps: {
                 throw error;
               }
               throw new ScenarioFailure("the forgotten phone was let in");
+            },
+          },
+        ];
+      },
+    ),
+
+    scenario(
+      "mpc-wallet",
+      "MPC wallet: pair the card → 2-of-2 Taproot wallet → sign → verify → forget erases the share",
+      (recorder, evidence) => {
+        const tapped = recorder.tapCentral(central);
+        const phone = new ActiveCardPhone({ crypto: nodeCrypto, store: new MemoryPairedCardStore() });
+        const keystore = SoftwareWalletKeystore.inMemory();
+        const target = () => ({ crypto: nodeCrypto, identityPublicKey: card.qrPayload().identityPublicKey });
+        const open = async () => {
+          const session = await connectToCard(tapped, target(), (link) =>
+            phone.reconnect(link, card.deviceId),
+          );
+          return { session, wallets: new CardWallets(session, { crypto: nodeCrypto, keystore }) };
+        };
+        const pairCard = async () => {
+          const qr = card.qrPayload();
+          await (await connectToCard(tapped, target(), (link) => phone.pair(link, qr, ALICE.id))).close();
+        };
+        const message = utf8(WALLET_MESSAGE);
+        let wallet: WalletPublic | undefined;
+        let signature: Uint8Array | undefined;
+        return [
+          {
+            title: `pair with the card and bind user ${ALICE.id}`,
+            run: async () => {
+              await pairCard();
+              return `card ${card.deviceId} paired`;
+            },
+          },
+          {
+            title: "create a 2-of-2 wallet with the card (FROST DKG, secp256k1 Taproot)",
+            run: async () => {
+              const { session, wallets } = await open();
+              try {
+                ({ wallet } = await wallets.createWallet({
+                  ciphersuite: "secp256k1-taproot",
+                  label: "demo",
+                }));
+              } finally {
+                await session.close();
+              }
+              evidence.ciphersuite = wallet.ciphersuite;
+              evidence.publicKeyFormat = chainPublicKeyFormat(wallet.ciphersuite);
+              evidence.publicKey = toHex(chainPublicKey(wallet));
+              return `group key (${evidence.publicKeyFormat}) ${evidence.publicKey}`;
+            },
+          },
+          {
+            title: `co-sign "${WALLET_MESSAGE}" with the card`,
+            run: async () => {
+              const { session, wallets } = await open();
+              try {
+                signature = await wallets.sign(need(wallet, "no wallet").walletId, { message });
+              } finally {
+                await session.close();
+              }
+              evidence.message = WALLET_MESSAGE;
+              evidence.signature = toHex(signature);
+              return `BIP340 signature ${evidence.signature}`;
+            },
+          },
+          {
+            title: "verify with the plain BIP340 verifier (not FROST)",
+            run: async () => {
+              const w = need(wallet, "no wallet");
+              if (
+                !verifyChainSignature(
+                  w.ciphersuite,
+                  chainPublicKey(w),
+                  message,
+                  need(signature, "no signature"),
+                )
+              ) {
+                throw new ScenarioFailure("the wallet's signature does not verify");
+              }
+              return "valid under the group key";
+            },
+          },
+          {
+            title: "forget the phone: the card erases its share",
+            run: async () => {
+              const { session } = await open();
+              await session.forget();
+              await session.close();
+              const w = need(wallet, "no wallet");
+              if (card.wallets.some((c) => toHex(c.walletId) === toHex(w.walletId))) {
+                throw new ScenarioFailure("the card still holds the wallet's share");
+              }
+              return `the card holds ${card.wallets.length} wallet(s)`;
+            },
+          },
+          {
+            title: "pair again and sign with the old wallet: refused",
+            run: async () => {
+              await pairCard();
+              const { session, wallets } = await open();
+              try {
+                await wallets.sign(need(wallet, "no wallet").walletId, { message });
+              } catch (error) {
+                if (error instanceof CardProtocolError)
+                  return `refused (${error instanceof CardRefusedError ? error.reason : error.code})`;
+                throw error;
+              } finally {
+                await session.close();
+              }
+              throw new ScenarioFailure("the card signed with an erased share");
             },
           },
         ];

@@ -32,6 +32,8 @@ export interface ScenarioResult {
   ms: number;
   readonly phases: PhaseResult[];
   trace?: FrameTrace;
+  /** Public values to check independently (the MPC wallet's key, message and signature). */
+  evidence?: Record<string, string>;
 }
 
 /** The document `pairkit demo --json` prints (docs/cli.md). */
@@ -139,6 +141,7 @@ export async function runDemo(options: DemoOptions, out: NodeJS.WritableStream):
       await list.run();
       scenarios.forEach((s, i) => {
         results[i]!.trace = s.recorder.trace();
+        if (s.evidence && Object.keys(s.evidence).length > 0) results[i]!.evidence = s.evidence;
       });
       const report: DemoReport = {
         format: "pairkit.demo",

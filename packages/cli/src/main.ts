@@ -28,6 +28,17 @@ import { runServe } from "./serve.ts";
 import { runTrace } from "./trace.ts";
 import { runUnlock, type UnlockOptions } from "./unlock.ts";
 import { runVehicle, type VehicleOptions } from "./vehicle.ts";
+import {
+  parseHex,
+  parseSuite,
+  runWalletCreate,
+  runWalletList,
+  runWalletSign,
+  runWalletVerify,
+  type WalletCreateOptions,
+  type WalletSignOptions,
+  type WalletVerifyOptions,
+} from "./wallet.ts";
 
 /**
  * The `pairkit` command. Configuration comes from flags and the environment, read here at the
@@ -192,6 +203,44 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExitCode: (code: number)
     .addOption(radioOption())
     .addOption(cardStoreOption())
     .action(async (o: CardOnlyOptions) => setExitCode(await runCardForget(o, env, process.stdout)));
+
+  const wallet = program
+    .command("wallet")
+    .description(
+      "MPC wallets held jointly by this phone and a card card-pair paired (FROST, docs/protocol.md §4.11)",
+    );
+  wallet
+    .command("create")
+    .description("run the distributed key generation with the card: a 2-of-2 wallet; prints its public key")
+    .requiredOption("--card <deviceId>", "the card's device id (printed by card-pair)")
+    .option("--suite <name>", "p256, secp256k1-taproot or ed25519", parseSuite, "p256")
+    .option("--label <text>", "shown by the card (≤ 64 bytes)", "")
+    .addOption(radioOption())
+    .addOption(cardStoreOption())
+    .action(async (o: WalletCreateOptions) => setExitCode(await runWalletCreate(o, env, process.stdout)));
+  wallet
+    .command("sign")
+    .description("co-sign a message or a 32-byte digest with the wallet's card; prints the signature")
+    .requiredOption("--wallet <id>", "the wallet id (hex, printed by wallet create)", parseHex)
+    .option("--message <text>", "sign these UTF-8 bytes (≤ 512)")
+    .option("--digest <hex>", "sign this 32-byte digest", parseHex)
+    .addOption(radioOption())
+    .addOption(cardStoreOption())
+    .action(async (o: WalletSignOptions) => setExitCode(await runWalletSign(o, env, process.stdout)));
+  wallet
+    .command("verify")
+    .description("check a signature offline with the chain's plain verifier; exit 0 valid, 1 invalid")
+    .requiredOption("--suite <name>", "p256, secp256k1-taproot or ed25519", parseSuite)
+    .requiredOption("--public-key <hex>", "BIP340 x-only, Ed25519 or SEC1 compressed key", parseHex)
+    .requiredOption("--signature <hex>", "the signature", parseHex)
+    .option("--message <text>", "the signed UTF-8 bytes")
+    .option("--digest <hex>", "the signed 32-byte digest", parseHex)
+    .action((o: WalletVerifyOptions) => setExitCode(runWalletVerify(o, process.stdout)));
+  wallet
+    .command("list")
+    .description("the wallets this phone holds a share of, with their public keys")
+    .addOption(cardStoreOption())
+    .action(async (o: { store: string }) => setExitCode(await runWalletList(o, env, process.stdout)));
 
   program
     .command("vehicle")

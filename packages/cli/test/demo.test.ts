@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { schnorr } from "@noble/curves/secp256k1.js";
 import { checkFrameTrace, decodeFrameTrace } from "@pairkit/ble";
 import { afterAll, describe, expect, it } from "vitest";
 import type { DemoReport } from "../src/demo.ts";
@@ -32,6 +33,7 @@ describe("pairkit demo --json, then pairkit trace on its traces", () => {
       ["wrong-password", "passed"],
       ["revoked-key", "passed"],
       ["active-card", "passed"],
+      ["mpc-wallet", "passed"],
     ]);
     for (const scenario of report.scenarios) {
       for (const phase of scenario.phases) {
@@ -51,6 +53,22 @@ describe("pairkit demo --json, then pairkit trace on its traces", () => {
     expect(names).toEqual(expect.arrayContaining(["SPAKE2_REQUEST", "SPAKE2_RESPONSE", "TXN_RESULT"]));
     const card = decodeFrameTrace(checkFrameTrace(report.scenarios[4]!.trace));
     expect(card.entries.some((e) => e.message?.name === "FORGET_DEVICE")).toBe(true);
+
+    // The wallet's key, message and signature verify with noble's BIP340 verifier, nothing of pairkit's.
+    const wallet = report.scenarios[5]!;
+    expect(wallet.evidence).toMatchObject({
+      ciphersuite: "secp256k1-taproot",
+      publicKeyFormat: "BIP340 x-only",
+    });
+    const { publicKey, message, signature } = wallet.evidence as Record<string, string>;
+    const [sig, key] = [Buffer.from(signature!, "hex"), Buffer.from(publicKey!, "hex")];
+    expect(schnorr.verify(sig, Buffer.from(message!), key)).toBe(true);
+    expect(schnorr.verify(sig, Buffer.from(`${message}!`), key)).toBe(false);
+    expect(wallet.phases.at(-1)!.detail).toBe("refused (UNKNOWN_WALLET)");
+    const mpc = decodeFrameTrace(checkFrameTrace(wallet.trace));
+    expect(mpc.entries.map((e) => e.message?.name)).toEqual(
+      expect.arrayContaining(["MPC_DKG_START", "MPC_SIGN_SHARE", "FORGET_DEVICE"]),
+    );
 
     const file = join(dir, "app-pairing.json");
     writeFileSync(file, JSON.stringify(report.scenarios[0]!.trace));

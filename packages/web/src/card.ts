@@ -10,12 +10,14 @@ import {
   PairkitError,
   parseQrPayload,
   QrCodeError,
+  SoftwareWalletKeystore,
   TimeoutError,
 } from "@pairkit/core";
 import { call } from "./api.ts";
 import { h, replaceChildren, statusLine } from "./dom.ts";
 import { explainError } from "./explain.ts";
 import { type Radios, type Transport, webBluetoothAvailable } from "./radio.ts";
+import { WalletPanel } from "./wallet.ts";
 
 interface DevCard {
   readonly name: string;
@@ -28,13 +30,16 @@ const CAMERA_SCAN_INTERVAL_MS = 250;
 
 /**
  * Active Card pairing, phone side (@pairkit/core's ActiveCardPhone): read the card's QR code
- * from an image or the camera, pair and bind a user, reconnect without the code, forget.
- * Paired cards live in this tab's memory.
+ * from an image or the camera, pair and bind a user, reconnect without the code, forget; and
+ * MPC wallets with a paired card. Paired cards and wallet shares live in this tab's memory.
  */
 export class CardView {
   readonly element: HTMLElement;
   readonly #store = new MemoryPairedCardStore();
   readonly #phone = new ActiveCardPhone({ crypto: nobleCrypto, store: this.#store });
+  /** The phone's MPC wallet shares, kept with its card pairings. */
+  readonly #walletKeystore = SoftwareWalletKeystore.inMemory();
+  readonly #walletPanel: WalletPanel;
   readonly #paired = new Map<string, CardQrPayload>();
   readonly #status = statusLine("card-status");
   readonly #scanned = h("div", { id: "card-scanned" });
@@ -62,6 +67,16 @@ export class CardView {
     });
     const cameraAllowed = typeof navigator.mediaDevices?.getUserMedia === "function";
     const gallery = h("div", { id: "dev-cards", class: "stack" });
+    this.#walletPanel = new WalletPanel(
+      {
+        pairedCards: () => [...this.#paired.values()],
+        open: (deviceId) => {
+          const qr = this.#paired.get(deviceId);
+          return qr ? this.#reconnect(qr) : Promise.resolve(undefined);
+        },
+      },
+      this.#walletKeystore,
+    );
     void this.#loadDevCards(gallery);
     this.element = h(
       "section",
@@ -96,6 +111,7 @@ export class CardView {
         h("h3", {}, "Paired cards"),
         this.#pairedList,
       ),
+      this.#walletPanel.element,
     );
     this.#renderPaired();
   }
@@ -203,6 +219,8 @@ export class CardView {
     if (!session) return;
     try {
       await session.forget();
+      // The card erased its wallet shares with the pairing; the phone's halves are useless now.
+      await this.#walletPanel.forgetCard(qr.deviceId);
       this.#status.set("ok", `${qr.deviceName} and this phone have forgotten each other.`);
     } catch (error) {
       this.#fail(error);
@@ -219,6 +237,7 @@ export class CardView {
 
   /** Cards this page paired; a forgotten one stays listed so reconnecting shows the refusal. */
   #renderPaired(): void {
+    this.#walletPanel.refresh();
     replaceChildren(
       this.#pairedList,
       this.#paired.size === 0 ? h("p", { class: "muted" }, "None yet.") : null,

@@ -53,6 +53,13 @@ const SENTENCES: Record<string, string> = {
   PAIRING_FULL: "The card cannot take another phone.",
   SESSION_EXPIRED: "The card session has expired: reconnect.",
   BAD_SIGNATURE: "The card's signature did not check out.",
+  // MPC wallets
+  UNKNOWN_WALLET: "The card holds no share of this wallet (it forgot this phone, or the wallet is gone).",
+  NOT_WALLET_OWNER: "This wallet belongs to another phone or user.",
+  POLICY_REFUSED: "The card's policy refused to sign this.",
+  DAILY_LIMIT: "The card has signed as many times today as its owner allows.",
+  WALLET_FULL: "The card has no room for another wallet.",
+  BAD_OPTIONS: "Those wallet settings are not valid (a recovery passphrase needs at least 8 characters).",
 };
 
 const REFUSED_IN_PHASE: Record<string, string> = {

@@ -1,3 +1,4 @@
+import { schnorr } from "@noble/curves/secp256k1.js";
 import {
   CCCD_UUID,
   DeviceKind,
@@ -6,7 +7,7 @@ import {
   OWNER_PAIRING_SERVICE,
   pairkitManufacturerData,
 } from "@pairkit/ble";
-import { vehicleAdvertisementHash } from "@pairkit/core";
+import { openRecoveryKit, toHex, vehicleAdvertisementHash } from "@pairkit/core";
 import { nodeCrypto } from "@pairkit/core/node";
 import { DEMO } from "@pairkit/server";
 import type { Locator, Page } from "playwright-core";
@@ -191,6 +192,89 @@ describe.skipIf(skipBrowserTests)("web console in Chromium", () => {
       );
       expect(harness.card.pairedPhones).toHaveLength(1);
       await snap(page, "card-4-camera-desktop");
+    });
+  });
+
+  it("Active Card MPC wallet: create a Taproot wallet with the card, sign a text; the signature shown verifies (phone width)", async () => {
+    await harness.withPage("wallet", PHONE, async (page) => {
+      await page.goto("/");
+      await page.click("#tab-card");
+      const { cards } = (await (await fetch(`${harness.url}/dev/cards`)).json()) as {
+        cards: { name: string; qrPngBase64: string }[];
+      };
+      await page.setInputFiles("#card-qr-file", {
+        name: `${CARD_NAME}.png`,
+        mimeType: "image/png",
+        buffer: Buffer.from(cards[0]!.qrPngBase64, "base64"),
+      });
+      await page.fill("#card-user", CARD_OWNER);
+      await page.click("#card-pair");
+      await shows(page.locator("#card-status"), new RegExp(`Paired with ${CARD_NAME}`));
+
+      await page.selectOption("#wallet-suite", "secp256k1-taproot");
+      await page.click("#wallet-create");
+      await shows(page.locator("#wallet-status"), /Wallet created \(2-of-2\)/);
+      const publicKey = (await page.locator("#wallet-public-key").textContent()) ?? "";
+      // The key shown is the x-only form of the group key the card holds a share of.
+      expect(harness.card.wallets.map((w) => toHex(w.groupPublicKey.subarray(1)))).toContain(publicKey);
+
+      const text = "pay 1 sat to carol";
+      await page.fill("#wallet-message", text);
+      await page.click("#wallet-sign");
+      await shows(page.locator("#wallet-status"), /Signed: the signature verifies/);
+      const signature = (await page.locator("#wallet-signature").textContent()) ?? "";
+      const [sig, key] = [Buffer.from(signature, "hex"), Buffer.from(publicKey, "hex")];
+      expect(schnorr.verify(sig, Buffer.from(text), key)).toBe(true);
+      expect(schnorr.verify(sig, Buffer.from(`${text}.`), key)).toBe(false);
+
+      // Announced to screen readers, labelled, and no sideways scrolling at 390 px.
+      expect(await page.getAttribute("#wallet-status", "aria-live")).toBe("polite");
+      for (const id of ["wallet-suite", "wallet-message", "wallet-recovery-passphrase"]) {
+        expect(await page.locator(`label[for="${id}"]`).count()).toBe(1);
+      }
+      const wider = await page.evaluate(() =>
+        Array.from(document.querySelectorAll("#card *"))
+          .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+          .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`),
+      );
+      expect(wider).toEqual([]);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+        PHONE.width,
+      );
+      await snap(page, "wallet-1-signed-phone");
+    });
+  });
+
+  it("Active Card MPC wallet with a recovery passphrase: 2-of-3, the downloaded kit opens with the passphrase only (desktop)", async () => {
+    await harness.withPage("wallet-recovery", DESKTOP, async (page) => {
+      await page.goto("/");
+      await page.click("#tab-card");
+      const { cards } = (await (await fetch(`${harness.url}/dev/cards`)).json()) as {
+        cards: { name: string; qrPngBase64: string }[];
+      };
+      await page.setInputFiles("#card-qr-file", {
+        name: `${CARD_NAME}.png`,
+        mimeType: "image/png",
+        buffer: Buffer.from(cards[0]!.qrPngBase64, "base64"),
+      });
+      await page.fill("#card-user", CARD_OWNER);
+      await page.click("#card-pair");
+      await shows(page.locator("#card-status"), new RegExp(`Paired with ${CARD_NAME}`));
+      await page.selectOption("#wallet-suite", "ed25519");
+      await page.fill("#wallet-recovery-passphrase", "correct horse battery");
+      await page.click("#wallet-create");
+      await shows(page.locator("#wallet-status"), /Wallet created \(2-of-3\); download its recovery kit/);
+      expect(await page.inputValue("#wallet-recovery-passphrase")).toBe("");
+      const href = (await page.getAttribute("#wallet-recovery-download", "href")) ?? "";
+      const kit = Buffer.from(href.replace(/^data:application\/octet-stream;base64,/, ""), "base64");
+      const publicKey = (await page.locator("#wallet-public-key").textContent()) ?? "";
+      const opened = await openRecoveryKit(nodeCrypto, kit, { passphrase: "correct horse battery" });
+      expect(toHex(opened.wallet.groupPublicKey)).toBe(publicKey);
+      expect(opened.wallet.maxSigners).toBe(3);
+      await expect(
+        openRecoveryKit(nodeCrypto, kit, { passphrase: "wrong horse battery" }),
+      ).rejects.toMatchObject({ code: "RECOVERY_KIT_LOCKED" });
+      await snap(page, "wallet-2-recovery-desktop");
     });
   });
 

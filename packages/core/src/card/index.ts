@@ -12,4 +12,5 @@ export * from "./phone.ts";
 export * from "./qr-image.ts";
 export * from "./qr-payload.ts";
 export * from "./signed-messages.ts";
+export * from "./wallet-encoding.ts";
 export * from "./wrapper-codec.ts";
