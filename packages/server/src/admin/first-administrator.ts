@@ -3,6 +3,7 @@ import { sql } from "kysely";
 import { appendAudit } from "../audit/audit-log.ts";
 import type { Db } from "../db/database.ts";
 import { isUniqueViolation } from "../db/errors.ts";
+import { runTransaction } from "../db/transaction.ts";
 
 /** The first administrator could not be created; `code` says why. */
 export class AdminBootstrapError extends PairkitError {
@@ -25,7 +26,8 @@ const BOOTSTRAP_LOCK = 0x706b_6164; // "pkad"
  * Creates a deployment's first administrator, who then registers everyone else through
  * `POST /admin/users`. Refused once any administrator exists, so the command cannot be used to
  * add a second one behind the admins' backs; audited as `admin.bootstrapped` by `operator`. A
- * transaction-level advisory lock makes two runs at once create one administrator.
+ * transaction-level advisory lock makes two runs at once create one administrator; like every
+ * transaction beside a running server it is re-run on a deadlock (db/transaction.ts).
  */
 export async function bootstrapAdministrator(
   db: Db,
@@ -41,7 +43,7 @@ export async function bootstrapAdministrator(
   if (!/^[^\p{Cc}]{1,100}$/u.test(admin.displayName))
     throw new AdminBootstrapError("INVALID_ADMIN", "name: expected 1–100 characters, no control characters");
 
-  await db.transaction().execute(async (tx) => {
+  await runTransaction(db, async (tx) => {
     await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`.execute(tx);
     const existing = await tx.selectFrom("users").select("id").where("role", "=", "admin").executeTakeFirst();
     if (existing) {
