@@ -12,5 +12,4 @@ export * from "./phone.ts";
 export * from "./qr-image.ts";
 export * from "./qr-payload.ts";
 export * from "./signed-messages.ts";
-export * from "./wallet-encoding.ts";
 export * from "./wrapper-codec.ts";

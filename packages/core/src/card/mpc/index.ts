@@ -6,5 +6,6 @@ export * from "./errors.ts";
 export * from "./recovery-kit.ts";
 export * from "./transcript.ts";
 export * from "./wallet.ts";
+export * from "./wallet-encoding.ts";
 export * from "./wallet-keystore.ts";
 export * from "./wire.ts";

@@ -1,9 +1,9 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { p256_FROST } from "@noble/curves/nist.js";
 import { schnorr } from "@noble/curves/secp256k1.js";
-import type { CiphersuiteName } from "./mpc/ciphersuite.ts";
-import { MpcError } from "./mpc/errors.ts";
-import type { WalletPublic } from "./mpc/wallet.ts";
+import type { CiphersuiteName } from "./ciphersuite.ts";
+import { MpcError } from "./errors.ts";
+import type { WalletPublic } from "./wallet.ts";
 
 /**
  * The chain-native encodings of an MPC wallet's public key and signatures (what a user pastes

@@ -9,7 +9,7 @@ import {
   MpcError,
   utf8,
   verifyChainSignature,
-} from "../../src/index.ts";
+} from "../../../src/index.ts";
 
 const SUITES = { "secp256k1-taproot": schnorr_FROST, ed25519: ed25519_FROST, p256: p256_FROST } as const;
 
